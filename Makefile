@@ -1,0 +1,34 @@
+# seqconv: `make train` and `make test` work on a fresh clone (they create .venv with pip first).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup train test test-fast lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## train the default experiment (TimeSeriesCNN on the built-in S&P 500); pass options with ARGS="model=tcn ..."
+train: setup
+	$(PY) train.py $(ARGS)
+
+## the whole test suite, slow tests included (what CI runs)
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## the suite without the slow end-to-end tests
+test-fast: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check src tests scripts train.py eval.py
+	$(VENV)/bin/ruff format --check src tests scripts train.py eval.py
+
+clean:
+	rm -rf $(VENV) logs .pytest_cache

@@ -1,0 +1,27 @@
+"""What a run prints and writes at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+
+__all__ = ["final_metrics", "print_summary"]
+
+
+def final_metrics(trainer: L.Trainer, prefix: str) -> dict[str, float]:
+    """Logged metrics whose key starts with ``prefix``, as plain floats."""
+    return {k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if k.startswith(prefix)}
+
+
+def print_summary(metrics: dict[str, float | str], output_dir: Path) -> None:
+    """One line comparing the model with its naive baseline, and where the results are."""
+    if "test/mse" in metrics:
+        print(
+            f"\ntest MSE {metrics['test/mse']:.4f} | persistence MSE {metrics['test/persistence_mse']:.4f} | "
+            f"skill {metrics['test/skill']:+.4f} (1 - MSE / persistence MSE; > 0 beats persistence) | "
+            f"directional accuracy {metrics['test/directional_acc']:.3f}"
+        )
+    elif "test/acc" in metrics:
+        print(f"\ntest accuracy {metrics['test/acc']:.4f}")
+    print(f"metrics: {output_dir / 'metrics.json'}")

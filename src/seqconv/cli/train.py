@@ -1,0 +1,72 @@
+"""``python train.py`` / ``seqconv-train``: fit, then test the best checkpoint, then write ``metrics.json``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._report import final_metrics, print_summary
+from seqconv.pipeline import SaveRunConfig, apply_num_threads, build_datamodule, build_task, build_trainer
+from seqconv.utils import write_json_atomic
+
+__all__ = ["main", "train"]
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Run one training job described by ``cfg``.
+
+    Returns:
+        The best value of ``cfg.optimized_metric`` (for sweepers), or ``None`` when it was not logged.
+    """
+    if cfg.seed is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+
+    datamodule = build_datamodule(cfg.data)
+    task, net_cfg = build_task(cfg, datamodule)
+    apply_num_threads(cfg.runtime.num_threads, task, datamodule.train_dataloader())
+    run_config = OmegaConf.to_container(cfg, resolve=True)
+    run_config["model"]["net"] = OmegaConf.to_container(net_cfg)
+    trainer = build_trainer(cfg, [SaveRunConfig(run_config)])
+    for logger in trainer.loggers:
+        logger.log_hyperparams(run_config)
+
+    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if checkpoint is not None else ""
+    optimized = trainer.callback_metrics.get(cfg.optimized_metric)
+    if (
+        checkpoint is not None
+        and checkpoint.monitor == cfg.optimized_metric
+        and checkpoint.best_model_score is not None
+    ):
+        optimized = checkpoint.best_model_score
+
+    metrics: dict[str, float | str] = {}
+    if cfg.test:
+        trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=False)
+        metrics = final_metrics(trainer, "test/")
+    metrics["best_model_path"] = best
+    if optimized is not None:
+        metrics[cfg.optimized_metric] = float(optimized)
+    write_json_atomic(output_dir / "metrics.json", metrics)
+    print_summary(metrics, output_dir)
+    return float(optimized) if optimized is not None else None
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@user_errors_exit
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point."""
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""ForecastingTask: loss, metrics and the persistence baseline around any forecasting network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
+from torchmetrics.classification import BinaryAccuracy
+
+from seqconv.tasks.optim import build_optimization
+
+__all__ = ["LOSSES", "ForecastingTask"]
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mse": F.mse_loss,
+    "mae": F.l1_loss,
+    "huber": F.huber_loss,
+}
+SPLITS = ("train", "val", "test")
+
+
+def _metrics() -> MetricCollection:
+    return MetricCollection(
+        {
+            "mse": MeanSquaredError(),
+            "mae": MeanAbsoluteError(),
+            "rmse": MeanSquaredError(squared=False),
+            "mape": MeanAbsolutePercentageError(),
+        }
+    )
+
+
+class ForecastingTask(L.LightningModule):
+    """Train a network to forecast a price and judge it against the naive persistence forecast.
+
+    The network sees scaled inputs and predicts a scaled target; the loss is computed there. Metrics are in
+    price units: predictions are mapped back (``level``: ``mean + std * pred``; ``log_return``:
+    ``last * exp(mean + std * pred)``) and compared with the realised price. On the same batches the
+    persistence forecast (tomorrow = today's last observed price) is scored as ``*/persistence_mse``, and
+    ``*/skill = 1 - mse / persistence_mse`` (> 0 means the model beats persistence).
+
+    Batches are dicts with ``x`` ``[B, C, L]``, ``y`` ``[B]`` scaled target, ``last`` and ``future``
+    ``[B]`` prices at the window's end and at the forecast step.
+
+    Args:
+        net: the network, ``[B, C, L] -> [B, 1]``.
+        optimizer: ``_partial_`` optimizer factory taking ``params``.
+        scheduler: optional ``_partial_`` scheduler factory taking ``optimizer``.
+        loss: ``"mse"``, ``"mae"`` or ``"huber"``.
+        target_transform: ``"level"`` or ``"log_return"``, from the datamodule.
+        target_mean: target scaler mean, from the datamodule.
+        target_std: target scaler std, from the datamodule.
+        monitor: metric a scheduler like ``ReduceLROnPlateau`` watches.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        loss: str = "mse",
+        target_transform: str = "log_return",
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+        monitor: str = "val/loss",
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"unknown task.loss={loss!r}; choose one of {sorted(LOSSES)}")
+        if target_transform not in ("level", "log_return"):
+            raise ValueError(f"unknown target_transform={target_transform!r}; choose 'level' or 'log_return'")
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
+        self.net = net
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.loss_fn = LOSSES[loss]
+        self.metrics = nn.ModuleDict({f"{s}_metrics": _metrics() for s in SPLITS})
+        self.persistence = nn.ModuleDict({f"{s}_persistence": MeanSquaredError() for s in SPLITS})
+        self.direction = nn.ModuleDict({f"{s}_direction": BinaryAccuracy() for s in SPLITS})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scaled forecast: ``[B, C, L] -> [B]``."""
+        return self.net(x).squeeze(-1)
+
+    def to_price(self, pred: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        """Map scaled predictions ``[B]`` back to prices, given the last observed prices ``[B]``."""
+        value = pred * self.hparams.target_std + self.hparams.target_mean
+        return value if self.hparams.target_transform == "level" else last * torch.exp(value)
+
+    def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
+        pred = self(batch["x"])
+        loss = self.loss_fn(pred, batch["y"])
+        size = len(pred)
+        self.log(f"{split}/loss", loss, on_step=split == "train", on_epoch=True, prog_bar=True, batch_size=size)
+        price, last, future = self.to_price(pred.detach().float(), batch["last"]), batch["last"], batch["future"]
+        self.metrics[f"{split}_metrics"].update(price, future)
+        self.persistence[f"{split}_persistence"].update(last, future)
+        self.direction[f"{split}_direction"].update((price > last).long(), (future > last).long())
+        return loss
+
+    def _log_epoch(self, split: str) -> None:
+        values = self.metrics[f"{split}_metrics"].compute()
+        values["persistence_mse"] = self.persistence[f"{split}_persistence"].compute()
+        values["skill"] = 1.0 - values["mse"] / values["persistence_mse"]
+        values["directional_acc"] = self.direction[f"{split}_direction"].compute()
+        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=False)
+        self.metrics[f"{split}_metrics"].reset()
+        self.persistence[f"{split}_persistence"].reset()
+        self.direction[f"{split}_direction"].reset()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._shared_step(batch, "train")
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, "
+                f"batch {batch_idx}); check the inputs for NaN/Inf, or lower model.optimizer.lr"
+            )
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return build_optimization(self, self.optimizer, self.scheduler, self.hparams.monitor)
