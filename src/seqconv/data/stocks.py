@@ -13,10 +13,10 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqconv.errors import DataError
 from seqconv.data.ohlcv import normalize_column, read_ohlcv
 from seqconv.data.scaling import StandardScaler
 from seqconv.data.windows import sliding_windows
+from seqconv.errors import DataError
 
 __all__ = ["BUILTIN_SP500", "TRANSFORMS", "StocksDataModule", "SyntheticStocksDataModule", "WindowDataset"]
 
