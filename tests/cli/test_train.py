@@ -88,7 +88,11 @@ def test_bad_csv_names_file_and_line(run_entry, tmp_path):
 
 def test_misspelled_key_and_unknown_option_fail_before_training(run_entry):
     misspelled = run_entry("train.py", "data.windw=10")
-    assert misspelled.proc.returncode != 0 and "windw" in misspelled.output
+    assert misspelled.proc.returncode == 2
+    assert "unknown config key 'data.windw': did you mean data.window?" in misspelled.proc.stderr
+    assert "valid keys under data:" in misspelled.proc.stderr and "horizon" in misspelled.proc.stderr
+    nested = run_entry("train.py", "model=tcn", "model.net.chanels=[3]")
+    assert nested.proc.returncode == 2 and "did you mean model.net.channels?" in nested.proc.stderr
     unknown = run_entry("train.py", "model=resnet")
     assert unknown.proc.returncode != 0
     assert "Available options in 'model'" in unknown.output and "tscnn" in unknown.output

@@ -7,6 +7,7 @@ CSV with ``data.path=other.csv``.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -14,6 +15,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._overrides import check_override_keys
 from seqconv.cli._report import final_metrics, print_summary
 from seqconv.errors import ConfigError
 from seqconv.pipeline import apply_num_threads, build_task, build_trainer
@@ -61,9 +63,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @user_errors_exit
-def main(cfg: DictConfig) -> None:
-    """Hydra entry point."""
-    evaluate(cfg)
+def _hydra_main(cfg: DictConfig) -> None:
+    return evaluate(cfg)
+
+
+def main() -> None:
+    """Console entry point: check the override keys, then hand over to Hydra."""
+    check_override_keys("eval", sys.argv[1:])
+    return _hydra_main()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import hydra
@@ -10,6 +11,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._overrides import check_override_keys
 from seqconv.cli._report import final_metrics, print_summary
 from seqconv.pipeline import SaveRunConfig, apply_num_threads, build_datamodule, build_task, build_trainer
 from seqconv.utils import write_json_atomic
@@ -63,9 +65,14 @@ def train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @user_errors_exit
-def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point."""
+def _hydra_main(cfg: DictConfig) -> float | None:
     return train(cfg)
+
+
+def main() -> float | None:
+    """Console entry point: check the override keys, then hand over to Hydra."""
+    check_override_keys("train", sys.argv[1:])
+    return _hydra_main()
 
 
 if __name__ == "__main__":
