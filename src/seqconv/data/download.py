@@ -163,8 +163,7 @@ def _stream(url: str, out: BinaryIO, *, timeout: float, chunk_size: int) -> tupl
     # http.client silently returns what it got when the connection drops early, so count the bytes ourselves.
     if announced is not None and announced.isdigit() and size != int(announced):
         raise DownloadError(
-            f"Could not download {url}: received {size} of {announced} bytes (connection closed early). "
-            f"{_OFFLINE_HINT}"
+            f"Could not download {url}: received {size} of {announced} bytes (connection closed early). {_OFFLINE_HINT}"
         )
     return size, digest.hexdigest()
 
@@ -225,9 +224,7 @@ def _split_archive_name(name: str) -> tuple[str, str]:
     for suffix, kind in _SUFFIXES.items():
         if name.lower().endswith(suffix):
             return name[: -len(suffix)], kind
-    raise ArchiveError(
-        f"Cannot extract {name}: unknown archive type (expected one of {', '.join(_SUFFIXES)})"
-    )
+    raise ArchiveError(f"Cannot extract {name}: unknown archive type (expected one of {', '.join(_SUFFIXES)})")
 
 
 def _extract(archive: Path, kind: str, dest: Path) -> None:

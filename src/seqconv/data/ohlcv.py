@@ -97,8 +97,9 @@ def read_ohlcv(
     for column in columns:
         cells = frame[column].str.strip()
         numbers = pd.to_numeric(cells.replace({"": None, "null": None, "nan": None, "NaN": None}), errors="coerce")
-        bad = np.flatnonzero(numbers.isna().to_numpy() & cells.ne("").to_numpy()
-                             & ~cells.str.lower().isin(["null", "nan"]).to_numpy())
+        bad = np.flatnonzero(
+            numbers.isna().to_numpy() & cells.ne("").to_numpy() & ~cells.str.lower().isin(["null", "nan"]).to_numpy()
+        )
         if bad.size:
             row = bad[0]
             raise DataError(

@@ -90,9 +90,7 @@ class ClassificationTask(L.LightningModule):
     def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
         logits = self(batch["x"])
         target = batch["y"]
-        loss = F.cross_entropy(
-            logits, target, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing
-        )
+        loss = F.cross_entropy(logits, target, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing)
         self.log(f"{split}/loss", loss, on_step=split == "train", on_epoch=True, prog_bar=True, batch_size=len(target))
         probs = logits.detach().float().softmax(dim=-1)
         collection = self.metrics[f"{split}_metrics"]
