@@ -30,8 +30,8 @@ def load_run_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"ckpt_path={str(path)!r}: no such file (look under <run dir>/checkpoints/)")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any load failure means "not a (safe) checkpoint"
         raise ConfigError(f"ckpt_path={str(path)!r} is not a readable PyTorch checkpoint ({err})") from None
     if not isinstance(checkpoint, dict) or "seqconv_config" not in checkpoint:
         raise ConfigError(
@@ -53,7 +53,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
     task, _ = build_task(run_cfg, datamodule)
     apply_num_threads(cfg.runtime.num_threads, task, datamodule.test_dataloader())
     trainer = build_trainer(cfg)
-    trainer.test(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=False)
+    trainer.test(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     metrics: dict[str, float | str] = {**final_metrics(trainer, "test/"), "ckpt_path": str(cfg.ckpt_path)}
     output_dir = Path(cfg.paths.output_dir)
     write_json_atomic(output_dir / "metrics.json", metrics)

@@ -53,7 +53,7 @@ def train(cfg: DictConfig) -> float | None:
 
     metrics: dict[str, float | str] = {}
     if cfg.test:
-        trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=False)
+        trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics = final_metrics(trainer, "test/")
     metrics["best_model_path"] = best
     if optimized is not None:
