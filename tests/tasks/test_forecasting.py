@@ -79,3 +79,18 @@ def test_weight_decay_applies_to_conv_and_linear_weights_only():
 def test_unknown_loss_lists_choices():
     with pytest.raises(ValueError, match=r"choose one of \['huber', 'mae', 'mse'\]"):
         ForecastingTask(_Constant(0.0), functools.partial(torch.optim.SGD, lr=0.1), loss="l2")
+
+
+def test_skip_policy_skips_non_finite_batches_up_to_the_limit():
+    task = ForecastingTask(
+        _Constant(float("nan")),
+        functools.partial(torch.optim.SGD, lr=0.1),
+        nonfinite_loss="skip",
+        max_skipped_batches=2,
+    )
+    task.log = lambda *a, **k: None  # type: ignore[method-assign]
+    batch = {"x": torch.zeros(2, 1, 5), "y": torch.zeros(2), "last": torch.ones(2), "future": torch.ones(2)}
+    assert task.training_step(batch, 0) is None
+    assert task.training_step(batch, 1) is None
+    with pytest.raises(FloatingPointError, match="after 2 skipped batches"):
+        task.training_step(batch, 2)

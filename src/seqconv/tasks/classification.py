@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,15 +19,14 @@ from torchmetrics.classification import (
 )
 
 from seqconv.errors import ConfigError
-from seqconv.tasks.optim import build_optimization
+from seqconv.tasks.base import SPLITS, SeqTask
 
 __all__ = ["ClassificationTask"]
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
 
 
-class ClassificationTask(L.LightningModule):
+class ClassificationTask(SeqTask):
     """Train a network that maps ``batch["x"]`` to class logits ``[B, num_classes]``.
 
     Logs ``{split}/loss``, ``{split}/acc``, ``{split}/f1_macro`` and, for two classes, ``{split}/auroc``. At the
@@ -44,6 +42,8 @@ class ClassificationTask(L.LightningModule):
         label_smoothing: cross-entropy label smoothing in ``[0, 1)``.
         class_weights: optional per-class loss weights (length ``num_classes``).
         monitor: metric a scheduler like ``ReduceLROnPlateau`` watches.
+        nonfinite_loss: ``"raise"`` or ``"skip"`` a batch whose training loss is NaN or infinite.
+        max_skipped_batches: with ``"skip"``, how many batches may be skipped before training stops.
     """
 
     def __init__(
@@ -56,8 +56,10 @@ class ClassificationTask(L.LightningModule):
         label_smoothing: float = 0.0,
         class_weights: Sequence[float] | None = None,
         monitor: str = "val/loss",
+        nonfinite_loss: str = "raise",
+        max_skipped_batches: int = 10,
     ) -> None:
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches)
         if num_classes < 2:
             raise ConfigError(f"classification needs at least 2 classes, the data has {num_classes}")
         if not 0.0 <= label_smoothing < 1.0:
@@ -65,8 +67,6 @@ class ClassificationTask(L.LightningModule):
         if class_weights is not None and len(class_weights) != num_classes:
             raise ConfigError(f"task.class_weights has {len(class_weights)} entries for {num_classes} classes")
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
-        self.net = net
-        self.optimizer, self.scheduler = optimizer, scheduler
         self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
         self.register_buffer("class_weights", weights, persistent=False)
@@ -105,29 +105,8 @@ class ClassificationTask(L.LightningModule):
         self.log_dict({f"{split}/{k}": v for k, v in collection.compute().items()}, prog_bar=split != "train")
         collection.reset()
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._shared_step(batch, "train")
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss is {loss.item()} at global step {self.global_step} "
-                f"(epoch {self.current_epoch}, batch {batch_idx}); lower model.optimizer.lr or check the inputs"
-            )
-        return loss
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "test")
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
     def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
+        super().on_test_epoch_end()
         matrix = self.confusion.compute().cpu()
         self.confusion.reset()
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
@@ -166,6 +145,3 @@ class ClassificationTask(L.LightningModule):
             elif hasattr(logger, "log_image"):  # W&B and others
                 logger.log_image(key="test/confusion_matrix", images=[str(out / "confusion_matrix.png")])
         plt.close(fig)
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        return build_optimization(self, self.optimizer, self.scheduler, self.hparams.monitor)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAccuracy
 
-from seqconv.tasks.optim import build_optimization
+from seqconv.errors import ConfigError
+from seqconv.tasks.base import SPLITS, SeqTask
 
 __all__ = ["LOSSES", "ForecastingTask"]
 
@@ -21,7 +21,6 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mae": F.l1_loss,
     "huber": F.huber_loss,
 }
-SPLITS = ("train", "val", "test")
 
 
 def _metrics() -> MetricCollection:
@@ -35,7 +34,7 @@ def _metrics() -> MetricCollection:
     )
 
 
-class ForecastingTask(L.LightningModule):
+class ForecastingTask(SeqTask):
     """Train a network to forecast a price and judge it against the naive persistence forecast.
 
     The network sees scaled inputs and predicts a scaled target; the loss is computed there. Metrics are in
@@ -56,6 +55,8 @@ class ForecastingTask(L.LightningModule):
         target_mean: target scaler mean, from the datamodule.
         target_std: target scaler std, from the datamodule.
         monitor: metric a scheduler like ``ReduceLROnPlateau`` watches.
+        nonfinite_loss: ``"raise"`` or ``"skip"`` a batch whose training loss is NaN or infinite.
+        max_skipped_batches: with ``"skip"``, how many batches may be skipped before training stops.
     """
 
     def __init__(
@@ -68,15 +69,15 @@ class ForecastingTask(L.LightningModule):
         target_mean: float = 0.0,
         target_std: float = 1.0,
         monitor: str = "val/loss",
+        nonfinite_loss: str = "raise",
+        max_skipped_batches: int = 10,
     ) -> None:
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches)
         if loss not in LOSSES:
-            raise ValueError(f"unknown task.loss={loss!r}; choose one of {sorted(LOSSES)}")
+            raise ConfigError(f"unknown task.loss={loss!r}; choose one of {sorted(LOSSES)}")
         if target_transform not in ("level", "log_return"):
-            raise ValueError(f"unknown target_transform={target_transform!r}; choose 'level' or 'log_return'")
+            raise ConfigError(f"unknown target_transform={target_transform!r}; choose 'level' or 'log_return'")
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
-        self.net = net
-        self.optimizer, self.scheduler = optimizer, scheduler
         self.loss_fn = LOSSES[loss]
         self.metrics = nn.ModuleDict({f"{s}_metrics": _metrics() for s in SPLITS})
         self.persistence = nn.ModuleDict({f"{s}_persistence": MeanSquaredError() for s in SPLITS})
@@ -111,30 +112,3 @@ class ForecastingTask(L.LightningModule):
         self.metrics[f"{split}_metrics"].reset()
         self.persistence[f"{split}_persistence"].reset()
         self.direction[f"{split}_direction"].reset()
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._shared_step(batch, "train")
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss is {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, "
-                f"batch {batch_idx}); check the inputs for NaN/Inf, or lower model.optimizer.lr"
-            )
-        return loss
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "test")
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        return build_optimization(self, self.optimizer, self.scheduler, self.hparams.monitor)
