@@ -68,7 +68,11 @@ def build_task(cfg: DictConfig, datamodule: L.LightningDataModule) -> tuple[L.Li
         net.set_grad_checkpointing(True)
     optimizer = instantiate(cfg.model.optimizer)
     scheduler = instantiate(cfg.model.scheduler) if cfg.model.scheduler is not None else None
-    task = instantiate(cfg.task, net=net, optimizer=optimizer, scheduler=scheduler, **datamodule.task_kwargs)
+    # _convert_="all": list arguments (class_names, class_weights) reach the task as plain lists, so that its
+    # hyperparameters can be loaded back with torch.load(weights_only=True)
+    task = instantiate(
+        cfg.task, net=net, optimizer=optimizer, scheduler=scheduler, _convert_="all", **datamodule.task_kwargs
+    )
     field = net.receptive_field() if hasattr(net, "receptive_field") else None
     log.info("%s: %d parameters, receptive field %s steps", type(net).__name__, count_parameters(net), field)
     return task, net_cfg
