@@ -8,7 +8,6 @@ are never typed twice.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import lightning as L
 import torch
@@ -20,7 +19,7 @@ from torch.utils.data import DataLoader
 from seqconv.errors import ConfigError
 from seqconv.runtime import set_num_threads
 
-__all__ = ["SaveRunConfig", "apply_num_threads", "build_datamodule", "build_task", "build_trainer", "count_parameters"]
+__all__ = ["check_config", "apply_num_threads", "build_datamodule", "build_task", "build_trainer", "count_parameters"]
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +31,38 @@ def apply_num_threads(setting: int | str | None, task: L.LightningModule, loader
     return set_num_threads(setting, task.net, next(iter(loader))["x"])
 
 
-def build_datamodule(data_cfg: DictConfig) -> L.LightningDataModule:
+def build_datamodule(data_cfg: DictConfig, stage: str = "fit") -> L.LightningDataModule:
     """Instantiate the datamodule and run its ``prepare_data`` and ``setup``."""
     datamodule = instantiate(data_cfg, _convert_="all")
     datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule.setup(stage)
     return datamodule
+
+
+# sizes only the data can tell (vocabulary, classes) get stand-ins when the network is checked before loading
+_STAND_INS = {"vocab_size": 2, "padding_idx": 0, "num_classes": 2, "out_features": 1}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Catch configuration mistakes before any data is loaded or any weight allocated.
+
+    Instantiates the datamodule (its constructor validates its arguments without reading data) and builds the
+    network on PyTorch's ``meta`` device (shapes only, no memory), with the sizes the datamodule knows from its
+    config (window, channels) and stand-ins for those only the data can tell. Errors name the config key.
+    """
+    datamodule = instantiate(cfg.data, _convert_="all")
+    try:
+        dims = datamodule.dims
+    except RuntimeError:  # sizes that need the data
+        dims = {}
+    net_cfg = cfg.model.net.copy()
+    for key in net_cfg.keys():
+        if OmegaConf.is_missing(net_cfg, key):
+            if key not in dims and key not in _STAND_INS:
+                return  # nothing sensible to check the network with
+            net_cfg[key] = dims.get(key, _STAND_INS.get(key))
+    with torch.device("meta"):
+        instantiate(net_cfg, _convert_="all")
 
 
 def _fill_sizes(net_cfg: DictConfig, dims: dict[str, int]) -> DictConfig:
@@ -76,20 +101,6 @@ def build_task(cfg: DictConfig, datamodule: L.LightningDataModule) -> tuple[L.Li
     field = net.receptive_field() if hasattr(net, "receptive_field") else None
     log.info("%s: %d parameters, receptive field %s steps", type(net).__name__, count_parameters(net), field)
     return task, net_cfg
-
-
-class SaveRunConfig(Callback):
-    """Store the resolved run config (with data-derived sizes filled in) inside every checkpoint, so that
-    ``eval.py ckpt_path=...`` can rebuild the same network and data without the original run dir."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-
-    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        checkpoint["seqconv_config"] = self.config
-        datamodule = trainer.datamodule
-        if datamodule is not None:
-            checkpoint["seqconv_data_state"] = datamodule.state_dict()
 
 
 def build_trainer(cfg: DictConfig, extra_callbacks: list[Callback] = ()) -> L.Trainer:

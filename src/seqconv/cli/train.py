@@ -8,17 +8,30 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from seqconv.cli._errors import user_errors_exit
 from seqconv.cli._overrides import check_override_keys
 from seqconv.cli._report import final_metrics, print_summary
-from seqconv.pipeline import SaveRunConfig, apply_num_threads, build_datamodule, build_task, build_trainer
+from seqconv.pipeline import apply_num_threads, build_datamodule, build_task, build_trainer, check_config
+from seqconv.training import EpochSeed, SaveRunConfig, find_resume_checkpoint
 from seqconv.utils import write_json_atomic
 
 __all__ = ["main", "train"]
 
 log = logging.getLogger(__name__)
+
+# exit statuses of a run stopped by a signal, as a shell reports them: schedulers requeue on these
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+def _resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
+    if cfg.ckpt_path != "last":
+        return cfg.ckpt_path
+    path = find_resume_checkpoint(output_dir / "checkpoints")
+    log.info("resuming from %s", path)
+    return str(path)
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -27,20 +40,34 @@ def train(cfg: DictConfig) -> float | None:
     Returns:
         The best value of ``cfg.optimized_metric`` (for sweepers), or ``None`` when it was not logged.
     """
+    output_dir = Path(cfg.paths.output_dir)
+    check_config(cfg)
+    ckpt_path = _resume_path(cfg, output_dir)
     if cfg.seed is not None:
         L.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
 
     datamodule = build_datamodule(cfg.data)
     task, net_cfg = build_task(cfg, datamodule)
     apply_num_threads(cfg.runtime.num_threads, task, datamodule.train_dataloader())
     run_config = OmegaConf.to_container(cfg, resolve=True)
     run_config["model"]["net"] = OmegaConf.to_container(net_cfg)
-    trainer = build_trainer(cfg, [SaveRunConfig(run_config)])
+    extra_callbacks = [SaveRunConfig(run_config)] + ([EpochSeed(cfg.seed)] if cfg.seed is not None else [])
+    trainer = build_trainer(cfg, extra_callbacks)
     for logger in trainer.loggers:
         logger.log_hyperparams(run_config)
 
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    resume_hint = f"resume with: python train.py ckpt_path=last hydra.run.dir={output_dir} (and the same overrides)"
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        log.warning("stopped by SIGTERM after saving a checkpoint; %s", resume_hint)
+        raise SystemExit(EXIT_SIGTERM) from None
+    except SystemExit:
+        if trainer.interrupted:  # Ctrl-C: Lightning saved the on-exception checkpoint and exits
+            log.warning("interrupted after saving a checkpoint; %s", resume_hint)
+            raise SystemExit(EXIT_SIGINT) from None
+        raise
+
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint is not None else ""
     optimized = trainer.callback_metrics.get(cfg.optimized_metric)

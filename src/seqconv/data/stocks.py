@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqconv.data.ohlcv import normalize_column, read_ohlcv
+from seqconv.data.samplers import EpochShuffleSampler
 from seqconv.data.scaling import StandardScaler
 from seqconv.data.windows import sliding_windows
 from seqconv.errors import DataError
@@ -250,10 +251,13 @@ class StocksDataModule(L.LightningDataModule):
 
     # -- loaders ----------------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.datasets[split]
+        sampler = EpochShuffleSampler(len(dataset)) if shuffle else None
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
+            generator=sampler.generator if sampler is not None else None,
             collate_fn=_batched,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

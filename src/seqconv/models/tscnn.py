@@ -46,6 +46,11 @@ class TimeSeriesCNN(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if kernel_size > input_length:
+            raise ValueError(
+                f"TimeSeriesCNN: kernel_size={kernel_size} is larger than the window input_length={input_length}; "
+                "use a smaller kernel_size or a longer window (data.window)"
+            )
         self.in_channels, self.input_length = in_channels, input_length
         stages: list[nn.Module] = []
         widths = [in_channels, *channels]
