@@ -24,10 +24,19 @@ __all__ = ["check_config", "apply_num_threads", "build_datamodule", "build_task"
 log = logging.getLogger(__name__)
 
 
-def apply_num_threads(setting: int | str | None, task: L.LightningModule, loader: DataLoader) -> int:
-    """Apply ``runtime.num_threads``; ``auto`` times the task's network on the first batch of ``loader``."""
+def apply_num_threads(
+    setting: int | str | None, task: L.LightningModule, loader: DataLoader, deterministic: bool = False
+) -> int:
+    """Apply ``runtime.num_threads``; ``auto`` times the task's network on the first batch of ``loader``.
+
+    In deterministic mode ``auto`` does not measure (timings vary from run to run, and a different thread
+    count changes floating-point reduction order): it keeps torch's default so that runs repeat exactly.
+    """
     if setting != "auto":
         return set_num_threads(setting)
+    if deterministic:
+        log.info("trainer.deterministic=true: runtime.num_threads=auto keeps torch's default")
+        return set_num_threads(None)
     return set_num_threads(setting, task.net, next(iter(loader))["x"])
 
 

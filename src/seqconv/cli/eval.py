@@ -51,7 +51,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
     datamodule.prepare_data()
     datamodule.setup("test")
     task, _ = build_task(run_cfg, datamodule)
-    apply_num_threads(cfg.runtime.num_threads, task, datamodule.test_dataloader())
+    apply_num_threads(
+        cfg.runtime.num_threads, task, datamodule.test_dataloader(), bool(cfg.trainer.get("deterministic"))
+    )
     trainer = build_trainer(cfg)
     trainer.test(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     metrics: dict[str, float | str] = {**final_metrics(trainer, "test/"), "ckpt_path": str(cfg.ckpt_path)}

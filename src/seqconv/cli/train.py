@@ -48,7 +48,9 @@ def train(cfg: DictConfig) -> float | None:
 
     datamodule = build_datamodule(cfg.data)
     task, net_cfg = build_task(cfg, datamodule)
-    apply_num_threads(cfg.runtime.num_threads, task, datamodule.train_dataloader())
+    apply_num_threads(
+        cfg.runtime.num_threads, task, datamodule.train_dataloader(), bool(cfg.trainer.get("deterministic"))
+    )
     run_config = OmegaConf.to_container(cfg, resolve=True)
     run_config["model"]["net"] = OmegaConf.to_container(net_cfg)
     extra_callbacks = [SaveRunConfig(run_config)] + ([EpochSeed(cfg.seed)] if cfg.seed is not None else [])

@@ -25,6 +25,7 @@ class TimeSeriesCNN(nn.Module):
         out_features: predicted values per window.
         channels: output channels of each conv stage.
         kernel_size: conv kernel width.
+        groups: conv groups of every stage after the first (must divide their channels).
         pool_size: max-pooling width and stride after each stage (1 disables pooling).
         hidden: width of the hidden linear layer.
         norm: normalization after each conv (``"none"`` is the classic network).
@@ -39,6 +40,7 @@ class TimeSeriesCNN(nn.Module):
         out_features: int = 1,
         channels: Sequence[int] = (64, 128),
         kernel_size: int = 3,
+        groups: int = 1,
         pool_size: int = 2,
         hidden: int = 50,
         norm: str = "none",
@@ -56,7 +58,9 @@ class TimeSeriesCNN(nn.Module):
         widths = [in_channels, *channels]
         length = input_length
         for i in range(len(channels)):
-            conv = ConvNormAct(widths[i], widths[i + 1], kernel_size, norm=norm, act=act, dropout=dropout)
+            conv = ConvNormAct(
+                widths[i], widths[i + 1], kernel_size, groups=groups if i else 1, norm=norm, act=act, dropout=dropout
+            )
             pool = nn.MaxPool1d(pool_size) if pool_size > 1 else nn.Identity()
             stages.append(nn.Sequential(conv, pool))
             length = conv_output_length(conv.output_length(length), pool_size, pool_size) if pool_size > 1 else length
