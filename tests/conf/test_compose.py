@@ -9,6 +9,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning import LightningDataModule
+from lightning.pytorch.strategies import StrategyRegistry
 from omegaconf import OmegaConf
 
 CONF = Path(str(resources.files("seqconv.conf")))
@@ -72,7 +73,11 @@ def test_other_groups_compose_and_instantiate(overrides):
     cfg = _compose(overrides)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, accelerator="cpu")
+    cpu_only = {"accelerator": "cpu"}
+    if cfg.trainer.accelerator == "gpu":  # a GPU config: check its strategy name, build the rest on the CPU
+        assert cfg.trainer.get("strategy", "auto") in [*StrategyRegistry, "auto"]
+        cpu_only.update(devices=1, strategy="auto", precision="32-true")
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **cpu_only)
     assert trainer is not None
 
 

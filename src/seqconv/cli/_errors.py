@@ -8,7 +8,9 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from omegaconf.errors import OmegaConfBaseException
 
 from seqconv.errors import SeqconvError
@@ -26,13 +28,16 @@ _USER_ERRORS = (SeqconvError, InstantiationException, OmegaConfBaseException)
 
 def user_errors_exit(fn: Callable[..., T]) -> Callable[..., T]:
     """Decorate a Hydra task function: user errors print their message (no traceback) and exit with status 2;
-    anything else propagates unchanged with its traceback."""
+    anything else propagates unchanged with its traceback. In a multirun every error propagates, so that the
+    sweeper records the job as failed and carries on with the next one."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs) -> T:
         try:
             return fn(*args, **kwargs)
         except _USER_ERRORS as err:
+            if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+                raise  # a sweep records this job as failed and goes on
             log.error("%s", err)
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(USAGE_ERROR_EXIT) from None

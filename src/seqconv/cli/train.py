@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
@@ -15,7 +17,14 @@ from seqconv.cli._errors import user_errors_exit
 from seqconv.cli._overrides import check_override_keys
 from seqconv.cli._report import final_metrics, print_summary
 from seqconv.pipeline import apply_num_threads, build_datamodule, build_task, build_trainer, check_config
-from seqconv.training import EpochSeed, SaveRunConfig, find_resume_checkpoint
+from seqconv.training import (
+    EpochSeed,
+    SaveRunConfig,
+    effective_batch_size,
+    find_resume_checkpoint,
+    isolated_distributed_job,
+    pin_ddp_relaunch_to_job,
+)
 from seqconv.utils import write_json_atomic
 
 __all__ = ["main", "train"]
@@ -41,6 +50,8 @@ def train(cfg: DictConfig) -> float | None:
         The best value of ``cfg.optimized_metric`` (for sweepers), or ``None`` when it was not logged.
     """
     output_dir = Path(cfg.paths.output_dir)
+    if HydraConfig.initialized():
+        log.info("job overrides: %s", " ".join(HydraConfig.get().overrides.task) or "(none)")
     check_config(cfg)
     ckpt_path = _resume_path(cfg, output_dir)
     if cfg.seed is not None:
@@ -55,6 +66,18 @@ def train(cfg: DictConfig) -> float | None:
     run_config["model"]["net"] = OmegaConf.to_container(net_cfg)
     extra_callbacks = [SaveRunConfig(run_config)] + ([EpochSeed(cfg.seed)] if cfg.seed is not None else [])
     trainer = build_trainer(cfg, extra_callbacks)
+    if trainer.world_size > 1:
+        pin_ddp_relaunch_to_job()
+    batch_size = getattr(datamodule, "batch_size", None)
+    if batch_size is not None:
+        log.info(
+            "effective batch size %d = %d per device x %d device(s) x %d node(s) x %d accumulation step(s)",
+            effective_batch_size(trainer, batch_size),
+            batch_size,
+            trainer.num_devices,
+            trainer.num_nodes,
+            trainer.accumulate_grad_batches,
+        )
     for logger in trainer.loggers:
         logger.log_hyperparams(run_config)
 
@@ -87,15 +110,21 @@ def train(cfg: DictConfig) -> float | None:
     metrics["best_model_path"] = best
     if optimized is not None:
         metrics[cfg.optimized_metric] = float(optimized)
-    write_json_atomic(output_dir / "metrics.json", metrics)
-    print_summary(metrics, output_dir)
-    return float(optimized) if optimized is not None else None
+    if trainer.is_global_zero:
+        write_json_atomic(output_dir / "metrics.json", metrics)
+        print_summary(metrics, output_dir)
+    if optimized is None:
+        return None
+    if not math.isfinite(float(optimized)):  # a sweeper must record this trial as failed, not as a value
+        raise FloatingPointError(f"optimized_metric {cfg.optimized_metric} is {float(optimized)}")
+    return float(optimized)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @user_errors_exit
 def _hydra_main(cfg: DictConfig) -> float | None:
-    return train(cfg)
+    with isolated_distributed_job():
+        return train(cfg)
 
 
 def main() -> float | None:

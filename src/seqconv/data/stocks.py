@@ -98,6 +98,7 @@ class StocksDataModule(L.LightningDataModule):
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
         pin_memory: page-locked batches for faster host-to-GPU copies.
+        shuffle: shuffle the training windows each epoch (their order within a window never changes).
         nan_policy: ``"error"``, ``"drop"`` or ``"ffill"`` for empty cells.
         date_column: name of the date column.
     """
@@ -117,6 +118,7 @@ class StocksDataModule(L.LightningDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
+        shuffle: bool = True,
         nan_policy: str = "error",
         date_column: str = "date",
     ) -> None:
@@ -265,7 +267,7 @@ class StocksDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader("train", shuffle=self.hparams.shuffle)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

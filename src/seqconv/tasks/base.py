@@ -1,14 +1,21 @@
-"""What every seqconv task shares: one step for all splits, the non-finite-loss guard, the optimizer."""
+"""What every seqconv task shares: one step for all splits, epoch metrics, the non-finite-loss guard, the optimizer.
+
+Epoch values are computed by torchmetrics objects inside the LightningModule's own epoch-end hooks, which every
+rank runs in the same order, and logged as plain numbers. (Logging with ``sync_dist=True`` instead defers the
+reduction to whenever a value is first read; rank 0's progress bar reads it earlier than the other ranks do,
+and DDP deadlocks.)"""
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from seqconv.errors import ConfigError
 from seqconv.tasks.optim import build_optimization
@@ -16,13 +23,22 @@ from seqconv.tasks.optim import build_optimization
 __all__ = ["NONFINITE_POLICIES", "SPLITS", "SeqTask"]
 
 log = logging.getLogger(__name__)
+# values logged here are already reduced across ranks by torchmetrics
+warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting.*")
 SPLITS = ("train", "val", "test")
 NONFINITE_POLICIES = ("raise", "skip")
 
 
 class SeqTask(L.LightningModule):
-    """Base LightningModule: subclasses implement ``_shared_step(batch, split) -> loss`` and
-    ``_log_epoch(split)``; this class wires them to the train/val/test hooks.
+    """Base LightningModule. Subclasses implement three methods:
+
+    * ``_forward_loss(batch) -> (loss, outputs)``;
+    * ``_update_metrics(split, outputs, batch)``, called for every batch with a finite loss (and every evaluation
+      batch);
+    * ``_compute_metrics(split) -> dict`` at the end of each epoch (compute and reset their torchmetrics).
+
+    This class logs ``{split}/loss`` (the batch-size weighted epoch mean), ``train/loss_step``, and every value
+    from ``_compute_metrics`` as ``{split}/{name}``.
 
     A NaN or infinite training loss stops training with the step and batch named
     (``nonfinite_loss="raise"``), or skips that batch's update (``"skip"``) up to ``max_skipped_batches``
@@ -56,12 +72,30 @@ class SeqTask(L.LightningModule):
         self.monitor = monitor
         self.nonfinite_loss, self.max_skipped_batches = nonfinite_loss, max_skipped_batches
         self.skipped_batches = 0
+        self.epoch_loss = nn.ModuleDict({f"{s}_loss": MeanMetric(nan_strategy="disable") for s in SPLITS})
+
+    def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def _update_metrics(self, split: str, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+        raise NotImplementedError
+
+    def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
 
     def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
-        raise NotImplementedError
+        loss, outputs = self._forward_loss(batch)
+        if split != "train" or torch.isfinite(loss):
+            self.epoch_loss[f"{split}_loss"].update(loss.detach(), len(batch["y"]))
+            self._update_metrics(split, outputs, batch)
+        if split == "train":
+            self.log("train/loss_step", loss, prog_bar=True, batch_size=len(batch["y"]))
+        return loss
 
     def _log_epoch(self, split: str) -> None:
-        raise NotImplementedError
+        values = {"loss": self.epoch_loss[f"{split}_loss"].compute(), **self._compute_metrics(split)}
+        self.epoch_loss[f"{split}_loss"].reset()
+        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=split == "val")
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss = self._shared_step(batch, "train")

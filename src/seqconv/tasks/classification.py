@@ -87,23 +87,25 @@ class ClassificationTask(SeqTask):
         """Logits ``[B, num_classes]``."""
         return self.net(x)
 
-    def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
+    def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch["x"])
-        target = batch["y"]
-        loss = F.cross_entropy(logits, target, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing)
-        self.log(f"{split}/loss", loss, on_step=split == "train", on_epoch=True, prog_bar=True, batch_size=len(target))
-        probs = logits.detach().float().softmax(dim=-1)
-        collection = self.metrics[f"{split}_metrics"]
-        for name, metric in collection.items():
+        loss = F.cross_entropy(
+            logits, batch["y"], weight=self.class_weights, label_smoothing=self.hparams.label_smoothing
+        )
+        return loss, logits
+
+    def _update_metrics(self, split: str, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+        probs, target = outputs.detach().float().softmax(dim=-1), batch["y"]
+        for name, metric in self.metrics[f"{split}_metrics"].items():
             metric.update(probs[:, 1] if name == "auroc" else probs, target)
         if split == "test":
             self.confusion.update(probs, target)
-        return loss
 
-    def _log_epoch(self, split: str) -> None:
+    def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
         collection = self.metrics[f"{split}_metrics"]
-        self.log_dict({f"{split}/{k}": v for k, v in collection.compute().items()}, prog_bar=split != "train")
+        values = collection.compute()
         collection.reset()
+        return values
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()

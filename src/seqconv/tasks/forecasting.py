@@ -92,23 +92,26 @@ class ForecastingTask(SeqTask):
         value = pred * self.hparams.target_std + self.hparams.target_mean
         return value if self.hparams.target_transform == "level" else last * torch.exp(value)
 
-    def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
+    def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         pred = self(batch["x"])
-        loss = self.loss_fn(pred, batch["y"])
-        size = len(pred)
-        self.log(f"{split}/loss", loss, on_step=split == "train", on_epoch=True, prog_bar=True, batch_size=size)
-        price, last, future = self.to_price(pred.detach().float(), batch["last"]), batch["last"], batch["future"]
+        return self.loss_fn(pred, batch["y"]), pred
+
+    def _update_metrics(self, split: str, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+        last, future = batch["last"], batch["future"]
+        price = self.to_price(outputs.detach().float(), last)
         self.metrics[f"{split}_metrics"].update(price, future)
         self.persistence[f"{split}_persistence"].update(last, future)
         self.direction[f"{split}_direction"].update((price > last).long(), (future > last).long())
-        return loss
 
-    def _log_epoch(self, split: str) -> None:
+    def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
         values = self.metrics[f"{split}_metrics"].compute()
         values["persistence_mse"] = self.persistence[f"{split}_persistence"].compute()
         values["skill"] = 1.0 - values["mse"] / values["persistence_mse"]
         values["directional_acc"] = self.direction[f"{split}_direction"].compute()
-        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=False)
-        self.metrics[f"{split}_metrics"].reset()
-        self.persistence[f"{split}_persistence"].reset()
-        self.direction[f"{split}_direction"].reset()
+        for group, name in (
+            (self.metrics, "metrics"),
+            (self.persistence, "persistence"),
+            (self.direction, "direction"),
+        ):
+            group[f"{split}_{name}"].reset()
+        return values
