@@ -91,6 +91,8 @@ def test_misspelled_key_and_unknown_option_fail_before_training(run_entry):
     assert misspelled.proc.returncode == 2
     assert "unknown config key 'data.windw': did you mean data.window?" in misspelled.proc.stderr
     assert "valid keys under data:" in misspelled.proc.stderr and "horizon" in misspelled.proc.stderr
+    top_level = run_entry("train.py", "sed=3")
+    assert top_level.proc.returncode == 2 and "did you mean seed?" in top_level.proc.stderr
     nested = run_entry("train.py", "model=tcn", "model.net.chanels=[3]")
     assert nested.proc.returncode == 2 and "did you mean model.net.channels?" in nested.proc.stderr
     unknown = run_entry("train.py", "model=resnet")

@@ -1,5 +1,6 @@
 """Every file in conf/ composes, and what it describes instantiates."""
 
+import importlib.util
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +24,10 @@ DATA_SIZES = {
     "padding_idx": 0,
     "sample_rate": 8000,
 }
+
+
+def _has_ray_plugin() -> bool:
+    return importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None
 
 
 def _options(group: str) -> list[str]:
@@ -66,7 +71,9 @@ def test_model_options_compose_and_build_networks_and_optimizers(option):
     + [[f"logger={o}"] for o in _options("logger")]
     + [[f"callbacks={o}"] for o in _options("callbacks")]
     + [[f"debug={o}"] for o in _options("debug")]
-    + [[f"experiment={o}"] for o in _options("experiment")],
+    + [[f"experiment={o}"] for o in _options("experiment")]
+    + [[f"hparams_search={o}"] for o in _options("hparams_search")]
+    + [[f"hydra/launcher={o}"] for o in _options("hydra/launcher") if o != "ray_local" or _has_ray_plugin()],
     ids=str,
 )
 def test_other_groups_compose_and_instantiate(overrides):

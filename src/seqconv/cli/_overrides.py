@@ -55,12 +55,13 @@ def check_override_keys(config_name: str, argv: list[str]) -> None:
         match = _NOT_IN_STRUCT.search(str(err.__cause__ or err))
         if match is None:
             return
-        groups_only = [o for o in overrides if "." not in o.split("=", 1)[0].lstrip("+~")]
+        full_key = match.group(2)
+        groups_only = [o for o in overrides if "." not in (key := o.split("=", 1)[0].lstrip("+~")) and key != full_key]
         try:
             cfg = _compose(config_name, groups_only)
         except Exception:  # noqa: BLE001 - fall back to Hydra's own message
             return
-        print(f"error: {unknown_key_message(cfg, match.group(2))}", file=sys.stderr)
+        print(f"error: {unknown_key_message(cfg, full_key)}", file=sys.stderr)
         raise SystemExit(USAGE_ERROR_EXIT) from None
     except Exception:  # noqa: BLE001 - Hydra reports every other problem itself
         return

@@ -16,12 +16,20 @@ from omegaconf import DictConfig, OmegaConf
 from seqconv.cli._errors import user_errors_exit
 from seqconv.cli._overrides import check_override_keys
 from seqconv.cli._report import final_metrics, print_summary
-from seqconv.pipeline import apply_num_threads, build_datamodule, build_task, build_trainer, check_config
+from seqconv.pipeline import (
+    apply_num_threads,
+    build_datamodule,
+    build_task,
+    build_trainer,
+    check_config,
+    count_parameters,
+)
 from seqconv.training import (
     EpochSeed,
     SaveRunConfig,
     effective_batch_size,
     find_resume_checkpoint,
+    finish_wandb_run,
     isolated_distributed_job,
     pin_ddp_relaunch_to_job,
 )
@@ -64,6 +72,8 @@ def train(cfg: DictConfig) -> float | None:
     )
     run_config = OmegaConf.to_container(cfg, resolve=True)
     run_config["model"]["net"] = OmegaConf.to_container(net_cfg)
+    field = task.net.receptive_field() if hasattr(task.net, "receptive_field") else None
+    run_config["model_info"] = {"num_params": count_parameters(task.net), "receptive_field": field}
     extra_callbacks = [SaveRunConfig(run_config)] + ([EpochSeed(cfg.seed)] if cfg.seed is not None else [])
     trainer = build_trainer(cfg, extra_callbacks)
     if trainer.world_size > 1:
@@ -124,7 +134,10 @@ def train(cfg: DictConfig) -> float | None:
 @user_errors_exit
 def _hydra_main(cfg: DictConfig) -> float | None:
     with isolated_distributed_job():
-        return train(cfg)
+        try:
+            return train(cfg)
+        finally:
+            finish_wandb_run()
 
 
 def main() -> float | None:

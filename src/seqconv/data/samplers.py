@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import lightning as L
 import torch
 from torch.utils.data import Sampler
 
-__all__ = ["EpochShuffleSampler"]
+__all__ = ["EpochShuffleSampler", "train_sampler"]
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -40,3 +41,17 @@ class EpochShuffleSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.length
+
+
+def train_sampler(length: int, shuffle: bool, trainer: L.Trainer | None) -> EpochShuffleSampler | None:
+    """The training sampler of a seqconv datamodule.
+
+    On one device: :class:`EpochShuffleSampler` (or ``None`` for the dataset order). Under DDP: ``None``, so
+    that Lightning installs its ``DistributedSampler``, which shuffles with the same ``(seed + epoch)``
+    permutation and hands every rank its share: two processes then see, step by step, the same global batches
+    as one process with twice the batch size. (Lightning shuffles training data under DDP even when
+    ``shuffle`` is false.)
+    """
+    if not shuffle or (trainer is not None and trainer.world_size > 1):
+        return None
+    return EpochShuffleSampler(length)

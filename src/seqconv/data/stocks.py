@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqconv.data.ohlcv import normalize_column, read_ohlcv
-from seqconv.data.samplers import EpochShuffleSampler
+from seqconv.data.samplers import train_sampler
 from seqconv.data.scaling import StandardScaler
 from seqconv.data.windows import sliding_windows
 from seqconv.errors import DataError
@@ -254,7 +254,7 @@ class StocksDataModule(L.LightningDataModule):
     # -- loaders ----------------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.datasets[split]
-        sampler = EpochShuffleSampler(len(dataset)) if shuffle else None
+        sampler = train_sampler(len(dataset), shuffle, self.trainer)  # the same order when resumed
         return DataLoader(
             dataset,
             batch_size=self.batch_size,

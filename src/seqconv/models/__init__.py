@@ -1,6 +1,7 @@
 """Networks: plain ``nn.Module`` s built from :mod:`seqconv.layers`, free of config objects."""
 
+from seqconv.models.audio import AudioClassifier
 from seqconv.models.tcn import TCNForecaster
 from seqconv.models.tscnn import TimeSeriesCNN
 
-__all__ = ["TCNForecaster", "TimeSeriesCNN"]
+__all__ = ["AudioClassifier", "TCNForecaster", "TimeSeriesCNN"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from torchmetrics.classification import (
 
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
+from seqconv.tasks.figures import plt, publish_figure
 
 __all__ = ["ClassificationTask"]
 
@@ -115,13 +117,6 @@ class ClassificationTask(SeqTask):
             self._save_confusion(matrix)
 
     def _save_confusion(self, matrix: torch.Tensor) -> None:
-        import json
-
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         out = Path(self.trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "confusion_matrix.json").write_text(
@@ -139,11 +134,4 @@ class ClassificationTask(SeqTask):
             for j in ticks:
                 ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=8)
         fig.tight_layout()
-        fig.savefig(out / "confusion_matrix.png", dpi=100)
-        for logger in self.loggers:
-            experiment = getattr(logger, "experiment", None)
-            if hasattr(experiment, "add_figure"):  # TensorBoard
-                experiment.add_figure("test/confusion_matrix", fig, global_step=self.global_step)
-            elif hasattr(logger, "log_image"):  # W&B and others
-                logger.log_image(key="test/confusion_matrix", images=[str(out / "confusion_matrix.png")])
-        plt.close(fig)
+        publish_figure(self, fig, "confusion_matrix")

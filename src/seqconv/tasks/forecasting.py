@@ -8,11 +8,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
+from torchmetrics import CatMetric, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAccuracy
 
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
+from seqconv.tasks.figures import plt, publish_figure
 
 __all__ = ["LOSSES", "ForecastingTask"]
 
@@ -82,6 +83,8 @@ class ForecastingTask(SeqTask):
         self.metrics = nn.ModuleDict({f"{s}_metrics": _metrics() for s in SPLITS})
         self.persistence = nn.ModuleDict({f"{s}_persistence": MeanSquaredError() for s in SPLITS})
         self.direction = nn.ModuleDict({f"{s}_direction": BinaryAccuracy() for s in SPLITS})
+        # the test forecasts, for the forecast-vs-actual figure ([N, 3]: predicted, actual, last observed)
+        self.test_series = CatMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scaled forecast: ``[B, C, L] -> [B]``."""
@@ -102,6 +105,8 @@ class ForecastingTask(SeqTask):
         self.metrics[f"{split}_metrics"].update(price, future)
         self.persistence[f"{split}_persistence"].update(last, future)
         self.direction[f"{split}_direction"].update((price > last).long(), (future > last).long())
+        if split == "test":
+            self.test_series.update(torch.stack([price, future, last], dim=1))
 
     def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
         values = self.metrics[f"{split}_metrics"].compute()
@@ -115,3 +120,27 @@ class ForecastingTask(SeqTask):
         ):
             group[f"{split}_{name}"].reset()
         return values
+
+    def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
+        series = self.test_series.compute().cpu()  # gathered from every rank
+        self.test_series.reset()
+        if self.trainer.is_global_zero and len(series):
+            self._plot_forecast(series)
+
+    def _plot_forecast(self, series: torch.Tensor) -> None:
+        """Predicted and persistence forecasts against the realised prices, in test-split order (a multi-GPU run
+        concatenates each rank's share)."""
+        predicted, actual, last = series.T.numpy()
+        fig, (ax, ax_err) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, height_ratios=[2, 1])
+        ax.plot(actual, color="black", linewidth=1, label="actual")
+        ax.plot(predicted, color="tab:blue", linewidth=1, label="model")
+        ax.set_ylabel("price")
+        ax.legend(loc="upper left")
+        ax_err.plot(abs(predicted - actual), color="tab:blue", linewidth=0.8, label="|model - actual|")
+        ax_err.plot(abs(last - actual), color="tab:gray", linewidth=0.8, alpha=0.7, label="|persistence - actual|")
+        ax_err.set_xlabel("test window")
+        ax_err.set_ylabel("abs. error")
+        ax_err.legend(loc="upper left")
+        fig.tight_layout()
+        publish_figure(self, fig, "forecast")

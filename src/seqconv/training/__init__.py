@@ -3,7 +3,7 @@
 from seqconv.training.callbacks import EpochSeed, SaveRunConfig
 from seqconv.training.checkpoint_io import AtomicCheckpointIO
 from seqconv.training.distributed import effective_batch_size, isolated_distributed_job, pin_ddp_relaunch_to_job
-from seqconv.training.loggers import ResumableCSVLogger
+from seqconv.training.loggers import ResumableCSVLogger, SeqconvWandbLogger, finish_wandb_run
 from seqconv.training.resume import find_resume_checkpoint, is_valid_checkpoint
 
 __all__ = [
@@ -11,8 +11,10 @@ __all__ = [
     "EpochSeed",
     "ResumableCSVLogger",
     "SaveRunConfig",
+    "SeqconvWandbLogger",
     "effective_batch_size",
     "find_resume_checkpoint",
+    "finish_wandb_run",
     "isolated_distributed_job",
     "is_valid_checkpoint",
     "pin_ddp_relaunch_to_job",
