@@ -1,0 +1,378 @@
+"""Audio classification datamodules: FSDD spoken digits (downloaded) and class-folder data sets (local)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from seqconv.data.audio.augment import WaveformAugment
+from seqconv.data.audio.dataset import AudioClipDataset
+from seqconv.data.audio.decode import (
+    NORMALIZE_MODES,
+    AudioDecodeError,
+    BadFiles,
+    load_audio,
+    normalize_clip,
+    probe_audio,
+)
+from seqconv.data.audio.sources import AudioItem, find_fsdd_recordings, folder_items, fsdd_items
+from seqconv.data.download import ArchiveError, DownloadError, fetch_and_extract
+from seqconv.data.samplers import train_sampler
+from seqconv.errors import ConfigError, DataError
+
+__all__ = ["FSDD_URL", "AudioDataModule", "AudioFolderDataModule", "DigitsDataModule"]
+
+log = logging.getLogger(__name__)
+
+FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.zip"
+SPLITS = ("train", "val", "test")
+_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+
+
+class AudioDataModule(L.LightningDataModule):
+    """Labelled audio clips -> fixed-length mono waveforms ``x [B, T]`` with class indices ``y [B]``.
+
+    Subclasses say where the clips are (:meth:`list_items`). ``setup`` decodes every file of the splits it
+    needs in the main process, mixes it to mono, resamples it to ``sample_rate`` and normalizes it, so a bad
+    file is reported (with its name) before training starts, never inside a DataLoader worker. Clips are
+    cropped or zero-padded to ``clip_seconds``: at random positions in training, centred in evaluation.
+
+    The class index map, sample rate and clip length travel with every checkpoint (:meth:`state_dict`), so
+    ``eval.py`` maps class names to the same indices.
+
+    Args:
+        sample_rate: sample rate the clips are resampled to, in Hz.
+        clip_seconds: clip length in seconds; ``T = round(clip_seconds * sample_rate)``.
+        normalize: per-clip ``"peak"`` (max ``|x|`` = 1), ``"rms"`` (zero mean, unit variance) or ``"none"``.
+        augment: training augmentation (``None`` for none).
+        on_bad_file: ``"skip"`` (warn, naming the file, and count) or ``"error"`` (fail naming the file).
+        preload: decode every clip in ``setup`` and keep it in memory; ``False`` checks only the headers in
+            ``setup`` and decodes on access (for data sets larger than memory).
+        val_fraction: share of training clips moved to validation where the source defines no validation set.
+        seed: seed of those random splits (independent of the training seed).
+        batch_size: clips per batch.
+        num_workers: DataLoader worker processes.
+        pin_memory: page-locked batches for faster host-to-GPU copies.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        clip_seconds: float = 1.0,
+        normalize: str = "peak",
+        augment: WaveformAugment | None = None,
+        on_bad_file: str = "skip",
+        preload: bool = True,
+        val_fraction: float = 0.1,
+        seed: int = 42,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        if sample_rate < 1 or clip_seconds <= 0:
+            raise ConfigError(
+                f"data.sample_rate and data.clip_seconds must be positive, got {sample_rate} and {clip_seconds}"
+            )
+        if normalize not in NORMALIZE_MODES:
+            raise ConfigError(f"unknown data.normalize={normalize!r}; choose one of {list(NORMALIZE_MODES)}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        if augment is not None and augment.sample_rate != sample_rate:
+            raise ConfigError(
+                f"data.augment.sample_rate={augment.sample_rate} differs from data.sample_rate={sample_rate}; "
+                "set it to ${data.sample_rate}"
+            )
+        self.sample_rate, self.clip_length = sample_rate, round(clip_seconds * sample_rate)
+        self.normalize, self.augment, self.preload = normalize, augment, preload
+        self.bad_files = BadFiles(on_bad_file)
+        self.val_fraction, self.seed = val_fraction, seed
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.classes: list[str] | None = None
+        self.datasets: dict[str, AudioClipDataset] = {}
+        self._items: list[AudioItem] | None = None
+        self._background_paths: list[Path] = []
+
+    # -- what a source provides -------------------------------------------------------------------------
+    def list_items(self) -> tuple[list[AudioItem], list[Path]]:
+        """The labelled clips with their split, and background-noise files (subclasses)."""
+        raise NotImplementedError
+
+    # -- sizes that flow into the network and the task ---------------------------------------------------
+    @property
+    def dims(self) -> dict[str, int]:
+        """Network sizes implied by the data: ``in_channels``, ``input_length``, ``num_classes``, ``sample_rate``."""
+        return {
+            "in_channels": 1,
+            "input_length": self.clip_length,
+            "num_classes": len(self._classes()),
+            "sample_rate": self.sample_rate,
+        }
+
+    @property
+    def task_kwargs(self) -> dict[str, Any]:
+        """``num_classes`` and ``class_names`` for the classification task."""
+        return {"num_classes": len(self._classes()), "class_names": list(self._classes())}
+
+    def _classes(self) -> list[str]:
+        if self.classes is None:
+            raise RuntimeError("call setup() before reading the classes")
+        return self.classes
+
+    # -- decoding -----------------------------------------------------------------------------------------
+    def _decode(self, paths: Sequence[Path]) -> list[torch.Tensor | None]:
+        """Decoded, normalized clips (``None`` for a skipped file); headers only without ``preload``."""
+        out: list[torch.Tensor | None] = []
+        for path in paths:
+            if not self.preload:
+                problem = probe_audio(path)
+                if problem is not None:
+                    self.bad_files.report(path, problem)
+                out.append(torch.empty(0) if problem is None else None)
+                continue
+            try:
+                out.append(normalize_clip(load_audio(path, self.sample_rate), self.normalize))
+            except AudioDecodeError as err:
+                self.bad_files.report(err.path, err.reason)
+                out.append(None)
+        return out
+
+    def _build(self, split: str, items: list[AudioItem], background: list[torch.Tensor]) -> AudioClipDataset:
+        clips = self._decode([item.path for item in items])
+        kept = [(item, clip) for item, clip in zip(items, clips, strict=True) if clip is not None]
+        if not kept:
+            raise DataError(
+                f"the {split} split has no usable clips ({len(items)} listed, all skipped); see the warnings above"
+            )
+        index = {name: i for i, name in enumerate(self._classes())}
+        counts = Counter(item.label for item, _ in kept)
+        log.info("%s: %d clips, %d classes", split, len(kept), len(counts))
+        if split == "train":
+            absent = [c for c in self._classes() if c not in counts]
+            if absent:
+                log.warning("classes %s have no training clips; the model cannot learn them", absent)
+        return AudioClipDataset(
+            labels=[index[item.label] for item, _ in kept],
+            length=self.clip_length,
+            sample_rate=self.sample_rate,
+            clips=[clip for _, clip in kept] if self.preload else None,
+            paths=[item.path for item, _ in kept],
+            normalize=self.normalize,
+            train=split == "train",
+            augment=self.augment if split == "train" else None,
+            background=background if split == "train" else (),
+        )
+
+    def _background(self) -> list[torch.Tensor]:
+        """Background-noise clips for augmentation (decoded, never normalized or used as a class)."""
+        if self.augment is None or self.augment.noise_prob == 0 or self.augment.noise == "gaussian":
+            return []
+        clips = []
+        for path in self._background_paths:
+            try:
+                clips.append(load_audio(path, self.sample_rate))
+            except AudioDecodeError as err:
+                self.bad_files.report(err.path, err.reason)
+        if self.augment.noise == "background" and not clips:
+            raise ConfigError(
+                "data.augment.noise=background, but the data set has no usable background clips (a "
+                "_background_noise_ folder of audio files); use data.augment.noise=gaussian or auto"
+            )
+        return clips
+
+    def setup(self, stage: str | None = None) -> None:
+        """List the clips (once), fix the class index map, and decode the splits that ``stage`` needs."""
+        if self._items is None:
+            self._items, self._background_paths = self.list_items()
+            labels = sorted({item.label for item in self._items})
+            if self.classes is None:
+                self.classes = labels
+            unknown = sorted(set(labels) - set(self.classes))
+            if unknown:
+                raise DataError(
+                    f"the data has classes {unknown} that the checkpoint's model was not trained on (its classes: "
+                    f"{self.classes}); remove those folders or select classes with data.classes"
+                )
+        splits = _STAGE_SPLITS.get(stage, SPLITS) if stage is not None else SPLITS
+        todo = [split for split in splits if split not in self.datasets]
+        background = self._background() if "train" in todo else []
+        for split in todo:
+            items = [item for item in self._items if item.split == split]
+            if not items:
+                raise DataError(f"the {split} split is empty; check the data's split settings (data.*_fraction)")
+            self.datasets[split] = self._build(split, items, background)
+        if todo:
+            self.bad_files.summarize(type(self).__name__, len(self._items))
+
+    # -- loaders ----------------------------------------------------------------------------------------
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise RuntimeError(f"call setup() before asking for the {split} loader")
+        dataset = self.datasets[split]
+        sampler = train_sampler(len(dataset), shuffle, self.trainer)  # the same order when resumed
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            generator=sampler.generator if sampler is not None else None,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    # -- the class index map travels with the checkpoint --------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able: ``classes`` (index order), ``sample_rate``, ``clip_length`` and ``normalize``."""
+        if self.classes is None:
+            return {}
+        return {
+            "classes": list(self.classes),
+            "sample_rate": self.sample_rate,
+            "clip_length": self.clip_length,
+            "normalize": self.normalize,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Reuse a checkpoint's class index map; refuse a sample rate, clip length or normalization that the
+        model was not trained with."""
+        if not state_dict:
+            return
+        for key, ours in (
+            ("sample_rate", self.sample_rate),
+            ("clip_length", self.clip_length),
+            ("normalize", self.normalize),
+        ):
+            if state_dict[key] != ours:
+                setting = "clip_seconds" if key == "clip_length" else key
+                raise ConfigError(
+                    f"the checkpoint's model was trained with {key}={state_dict[key]!r}, but the data now has "
+                    f"{ours!r}; drop the data.{setting} override"
+                )
+        self.classes = list(state_dict["classes"])
+
+
+class DigitsDataModule(AudioDataModule):
+    """The Free Spoken Digit Dataset (FSDD): ``recordings/{digit}_{speaker}_{index}.wav``, 8 kHz mono, 10 classes.
+
+    Downloaded from its GitHub release archive into ``cache_dir`` (temporary file, optional sha256, atomic
+    move, safe extraction, no second download), or read from a local copy at ``path``.
+
+    Args:
+        url: archive to download (``http(s)://``, ``file://`` or a local path to a ``.zip`` / ``.tar.gz``).
+        sha256: expected sha256 of the archive, or ``None`` to skip the check.
+        path: a local FSDD copy (the folder that holds ``recordings/``); skips the download.
+        cache_dir: where the archive is downloaded and extracted.
+        split: ``"standard"`` (recordings 0-4 are the test set) or ``"speaker"`` (``test_speakers`` are).
+        test_speakers: speakers held out for testing with ``split="speaker"``.
+        val_speakers: speakers held out for validation; ``None`` carves ``val_fraction`` of the training clips.
+        **kwargs: as :class:`AudioDataModule`.
+    """
+
+    def __init__(
+        self,
+        url: str | None = FSDD_URL,
+        sha256: str | None = None,
+        path: str | None = None,
+        cache_dir: str = "data/fsdd",
+        split: str = "standard",
+        test_speakers: Sequence[str] | None = None,
+        val_speakers: Sequence[str] | None = None,
+        sample_rate: int = 8000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(sample_rate=sample_rate, **kwargs)
+        if path is None and not url:
+            raise ConfigError("set data.url (an FSDD archive to download) or data.path (a local FSDD copy)")
+        self.url, self.sha256, self.path, self.cache_dir = url, sha256, path, Path(cache_dir)
+        self.split, self.test_speakers, self.val_speakers = split, test_speakers, val_speakers
+
+    def _root(self) -> Path:
+        if self.path is not None:
+            return Path(self.path)
+        try:
+            return fetch_and_extract(self.url, self.cache_dir, self.sha256)
+        except (DownloadError, ArchiveError, FileExistsError, ValueError) as err:
+            raise DataError(f"FSDD: {err}") from err
+
+    def prepare_data(self) -> None:
+        """Download and extract the archive (once)."""
+        self._root()
+
+    def list_items(self) -> tuple[list[AudioItem], list[Path]]:
+        recordings = find_fsdd_recordings(self._root())
+        items = fsdd_items(
+            recordings,
+            self.bad_files,
+            split=self.split,
+            test_speakers=self.test_speakers,
+            val_speakers=self.val_speakers,
+            val_fraction=self.val_fraction,
+            seed=self.seed,
+        )
+        return items, []
+
+
+class AudioFolderDataModule(AudioDataModule):
+    """One sub-folder of audio files per class (the layout of Google Speech Commands).
+
+    ``validation_list.txt`` / ``testing_list.txt`` are honoured when present; otherwise seeded stratified
+    fractions are held out. Clips in ``_background_noise_`` feed noise augmentation and are never a class.
+
+    Args:
+        path: the data set's root folder (required; ``None`` fails in ``prepare_data`` with a hint).
+        test_fraction: share of training clips moved to test when there is no ``testing_list.txt``.
+        classes: class folders to use (all when ``None``).
+        **kwargs: as :class:`AudioDataModule`.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        test_fraction: float = 0.1,
+        classes: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not 0.0 <= test_fraction < 1.0 or self.val_fraction + test_fraction >= 1.0:
+            raise ConfigError(
+                f"data.test_fraction={test_fraction} must be in [0, 1) and leave clips for training together "
+                f"with data.val_fraction={self.val_fraction}"
+            )
+        self.path, self.test_fraction, self.class_filter = path, test_fraction, classes
+
+    def prepare_data(self) -> None:
+        """Check that ``path`` is set (nothing to download)."""
+        self._path()
+
+    def _path(self) -> Path:
+        if self.path is None:
+            raise ConfigError(
+                "data=audio_folder needs data.path=<a folder with one sub-folder of audio files per class>"
+            )
+        return Path(self.path)
+
+    def list_items(self) -> tuple[list[AudioItem], list[Path]]:
+        return folder_items(
+            self._path(),
+            self.bad_files,
+            val_fraction=self.val_fraction,
+            test_fraction=self.test_fraction,
+            seed=self.seed,
+            classes=self.class_filter,
+        )
