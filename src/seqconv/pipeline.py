@@ -100,6 +100,8 @@ def build_task(cfg: DictConfig, datamodule: L.LightningDataModule) -> tuple[L.Li
     net = instantiate(net_cfg, _convert_="all")
     if cfg.model.get("grad_checkpointing"):
         net.set_grad_checkpointing(True)
+    if cfg.model.get("compile"):
+        net.compile()  # in place: the state-dict keys stay those of the plain network
     optimizer = instantiate(cfg.model.optimizer)
     scheduler = instantiate(cfg.model.scheduler) if cfg.model.scheduler is not None else None
     # _convert_="all": list arguments (class_names, class_weights) reach the task as plain lists, so that its
