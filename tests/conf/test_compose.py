@@ -101,3 +101,16 @@ def test_misspelled_key_fails_at_composition():
 def test_unknown_group_option_lists_the_valid_choices():
     with pytest.raises(Exception, match=r"Available options in 'model'[\s\S]*tcn[\s\S]*tscnn"):
         _compose(["model=resnet"])
+
+
+def test_wandb_sweep_parameters_are_valid_overrides():
+    import yaml
+
+    sweep = yaml.safe_load((Path(__file__).resolve().parents[2] / "scripts" / "wandb_sweep_tcn.yaml").read_text())
+    fixed = [arg for arg in sweep["command"] if "=" in arg]
+    overrides = [
+        f"{key}={spec.get('min', (spec.get('values') or [None])[0])}" for key, spec in sweep["parameters"].items()
+    ]
+    cfg = _compose([*fixed, *overrides])
+    assert cfg.model.net._target_.endswith("TCNForecaster")
+    assert cfg.optimized_metric == sweep["metric"]["name"]
