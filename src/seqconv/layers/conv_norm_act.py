@@ -103,8 +103,8 @@ class ConvNormAct(nn.Module):
         """Output length for an input of ``length`` steps."""
         return conv_output_length(length, self.kernel_size, self.stride, self.dilation, sum(self.pad))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C_in, L] -> [B, C_out, L_out]`` with ``L_out`` given by :meth:`output_length`."""
+    @torch.jit.unused
+    def _check_input(self, x: torch.Tensor) -> None:
         check_bcl(x, self.in_channels, type(self).__name__)
         if self.output_length(x.shape[-1]) < 1:
             raise ValueError(
@@ -112,8 +112,13 @@ class ConvNormAct(nn.Module):
                 f"{self.geometry()[0]} (kernel_size={self.kernel_size}, dilation={self.dilation}, "
                 f"padding={self.padding!r}); use a longer window or a smaller kernel"
             )
-        if any(self.pad):
-            x = F.pad(x, self.pad)  # [B, C_in, L + left + right]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C_in, L] -> [B, C_out, L_out]`` with ``L_out`` given by :meth:`output_length`."""
+        if not torch.jit.is_scripting():
+            self._check_input(x)
+        if self.pad[0] > 0 or self.pad[1] > 0:
+            x = F.pad(x, [self.pad[0], self.pad[1]])  # [B, C_in, L + left + right]
         return self.drop(self.act(self.norm(self.conv(x))))
 
 

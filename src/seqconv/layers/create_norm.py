@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["NORMS", "ChannelLayerNorm", "create_norm", "norm_mixes_time"]
@@ -13,7 +14,8 @@ class ChannelLayerNorm(nn.LayerNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, L] -> [B, C, L]``."""
-        return super().forward(x.transpose(1, 2)).transpose(1, 2)  # [B, L, C] normalised, back to [B, C, L]
+        y = F.layer_norm(x.transpose(1, 2), self.normalized_shape, self.weight, self.bias, self.eps)  # [B, L, C]
+        return y.transpose(1, 2)  # [B, C, L]
 
 
 def _group_norm(channels: int, num_groups: int) -> nn.Module:

@@ -160,10 +160,8 @@ class AudioClassifier(nn.Module):
         """Input samples seen by one position of the last stage."""
         return receptive_field(self.frontend, *self.stages)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, T]`` (or ``[B, 1, T]``) waveforms ``-> [B, channels[-1], L']`` (see :meth:`feature_length`)."""
-        if x.dim() == 3 and x.shape[1] == 1:
-            x = x.squeeze(1)  # [B, 1, T] -> [B, T]
+    @torch.jit.unused
+    def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 2:
             hint = " (a single clip? add the batch axis with x.unsqueeze(0))" if x.dim() == 1 else ""
             if x.dim() == 3:
@@ -175,8 +173,19 @@ class AudioClassifier(nn.Module):
                 f"{x.shape[-1]}; crop or pad the clips, or use a pooling head (head='avg') for any length"
             )
         self.feature_length(x.shape[-1])  # fail with a message, not inside a pooling layer
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, T]`` (or ``[B, 1, T]``) waveforms ``-> [B, channels[-1], L']`` (see :meth:`feature_length`)."""
+        if x.dim() == 3 and x.shape[1] == 1:
+            x = x.squeeze(1)  # [B, 1, T] -> [B, T]
+        if not torch.jit.is_scripting():
+            self._check_input(x)
         x = self.frontend(x)  # [B, T] -> [B, C_in, L]: [B, 1, T], or [B, n_mels | n_mfcc, frames]
-        return run_blocks(self.stages, x, self.grad_checkpointing)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            return run_blocks(self.stages, x, True)
+        for stage in self.stages:
+            x = stage(x)
+        return x
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, L'] -> [B, num_classes]`` logits."""

@@ -62,8 +62,9 @@ class AudioFrontend(nn.Module):
         self.mel = None
         if kind != "waveform":
             self.mel = MelSpectrogram(sample_rate, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=n_mels)
-            if kind == "mfcc":
-                self.register_buffer("dct", AF.create_dct(n_mfcc, n_mels, norm="ortho"), persistent=False)
+        # [n_mels, n_mfcc] DCT for MFCC; empty otherwise (always present, so that TorchScript can compile forward)
+        dct = AF.create_dct(n_mfcc, n_mels, norm="ortho") if kind == "mfcc" else torch.empty(0)
+        self.register_buffer("dct", dct, persistent=False)
 
     def geometry(self) -> tuple[int, int]:
         """``(receptive_field, stride)`` in input samples: ``(1, 1)`` for waveforms, else ``(n_fft, hop)``."""
@@ -81,15 +82,20 @@ class AudioFrontend(nn.Module):
             specs = AF.mask_along_axis_iid(specs, self.time_mask, 0.0, axis=3)
         return specs.squeeze(1)  # [B, 1, F, L] -> [B, F, L]
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """``[B, T] -> [B, out_channels, L]`` with ``L`` given by :meth:`output_length`."""
-        if self.mel is None:
-            return wave.unsqueeze(1)  # [B, T] -> [B, 1, T]
+    @torch.jit.unused
+    def _check_length(self, wave: torch.Tensor) -> None:
         if wave.shape[-1] <= self.n_fft // 2:
             raise ValueError(
                 f"AudioFrontend({self.kind!r}): {wave.shape[-1]} samples is too short for a {self.n_fft}-sample "
                 "window; use longer clips (data.clip_seconds) or a shorter win_seconds"
             )
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """``[B, T] -> [B, out_channels, L]`` with ``L`` given by :meth:`output_length`."""
+        if self.mel is None:
+            return wave.unsqueeze(1)  # [B, T] -> [B, 1, T]
+        if not torch.jit.is_scripting():
+            self._check_length(wave)
         power = self.mel(wave)  # [B, T] -> [B, n_mels, L]
         if self.training and (self.freq_mask or self.time_mask):
             power = self._mask(power)

@@ -56,7 +56,8 @@ class TCNForecaster(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C_in, L] -> [B, H, L]``, causal."""
-        check_bcl(x, self.in_channels, "TCNForecaster")
+        if not torch.jit.is_scripting():
+            check_bcl(x, self.in_channels, "TCNForecaster")
         return self.tcn(x)
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:

@@ -91,13 +91,22 @@ class TimeSeriesCNN(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C_in, L] -> [B, channels[-1], L']`` where ``L'`` is ``L`` halved (floored) per pooled stage."""
+        if not torch.jit.is_scripting():
+            self._check_input(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            return run_blocks(self.stages, x, True)
+        for stage in self.stages:
+            x = stage(x)
+        return x
+
+    @torch.jit.unused
+    def _check_input(self, x: torch.Tensor) -> None:
         check_bcl(x, self.in_channels, "TimeSeriesCNN")
         if x.shape[-1] != self.input_length:
             raise ValueError(
                 f"TimeSeriesCNN was built for windows of {self.input_length} steps (its flatten head fixes the "
                 f"length), got [B, C, L]={tuple(x.shape)}"
             )
-        return run_blocks(self.stages, x, self.grad_checkpointing)
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, L'] -> [B, out_features]``."""
