@@ -13,8 +13,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seqconv.data.loaders import make_loader
 from seqconv.data.ohlcv import normalize_column, read_ohlcv
-from seqconv.data.samplers import train_sampler
 from seqconv.data.scaling import StandardScaler
 from seqconv.data.windows import sliding_windows
 from seqconv.errors import DataError
@@ -253,17 +253,8 @@ class StocksDataModule(L.LightningDataModule):
 
     # -- loaders ----------------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        dataset = self.datasets[split]
-        sampler = train_sampler(len(dataset), shuffle, self.trainer)  # the same order when resumed
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            generator=sampler.generator if sampler is not None else None,
-            collate_fn=_batched,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+        return make_loader(
+            self.datasets[split], self.batch_size, shuffle, self.trainer, self.num_workers, self.pin_memory, _batched
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -24,7 +24,7 @@ from seqconv.data.audio.decode import (
 )
 from seqconv.data.audio.sources import AudioItem, find_fsdd_recordings, folder_items, fsdd_items
 from seqconv.data.download import ArchiveError, DownloadError, fetch_and_extract
-from seqconv.data.samplers import train_sampler
+from seqconv.data.loaders import make_loader
 from seqconv.errors import ConfigError, DataError
 
 __all__ = ["FSDD_URL", "AudioDataModule", "AudioFolderDataModule", "DigitsDataModule"]
@@ -215,16 +215,8 @@ class AudioDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             raise RuntimeError(f"call setup() before asking for the {split} loader")
-        dataset = self.datasets[split]
-        sampler = train_sampler(len(dataset), shuffle, self.trainer)  # the same order when resumed
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            generator=sampler.generator if sampler is not None else None,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+        return make_loader(
+            self.datasets[split], self.batch_size, shuffle, self.trainer, self.num_workers, self.pin_memory
         )
 
     def train_dataloader(self) -> DataLoader:
