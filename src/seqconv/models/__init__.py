@@ -2,6 +2,7 @@
 
 from seqconv.models.audio import AudioClassifier
 from seqconv.models.tcn import TCNForecaster
+from seqconv.models.textcnn import TextCNN
 from seqconv.models.tscnn import TimeSeriesCNN
 
-__all__ = ["AudioClassifier", "TCNForecaster", "TimeSeriesCNN"]
+__all__ = ["AudioClassifier", "TCNForecaster", "TextCNN", "TimeSeriesCNN"]

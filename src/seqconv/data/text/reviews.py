@@ -1,0 +1,416 @@
+"""Movie reviews (IMDB, Maas et al. 2011) or your own labelled texts -> tokenized, padded batches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from seqconv.data.download import ArchiveError, ChecksumError, DownloadError, extract_archive, fetch_and_extract
+from seqconv.data.loaders import make_loader
+from seqconv.data.text.dataset import TokenizedDataset
+from seqconv.data.text.sampler import BucketBatchSampler
+from seqconv.data.text.sources import (
+    LabelledTexts,
+    ReviewCorpus,
+    clean_review,
+    find_class_folders,
+    fingerprint,
+    read_class_folders,
+    read_table,
+)
+from seqconv.data.text.tokenizers import TextTokenizer, create_tokenizer, tokenizer_from_state
+from seqconv.errors import ConfigError, DataError
+
+__all__ = ["IMDB_SHA256", "IMDB_URL", "ReviewsDataModule"]
+
+log = logging.getLogger(__name__)
+
+IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+# sha256 of aclImdb_v1.tar.gz (84,125,825 bytes). Stanford publishes no checksum; this is the digest that the
+# Hugging Face dataset card and several independent loaders record (torchtext checks the matching MD5,
+# 7c2ac02c03563afcf9b574c7e56c153a)
+IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+SPLITS = ("train", "val", "test")
+_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz", ".zip")
+_CACHE_VERSION = 1  # bump when the cached tensors change meaning
+
+
+def _batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Collate for ``__getitems__``: the dataset already returns a padded batch."""
+    return batch
+
+
+class ReviewsDataModule(L.LightningDataModule):
+    """Binary sentiment of movie reviews, or any labelled texts, as padded token-id batches.
+
+    By default downloads the Large Movie Review Dataset (``aclImdb``: 25k train / 25k test reviews, ``neg`` and
+    ``pos``) into ``data_dir`` in :meth:`prepare_data`, verifying its sha256. ``url`` points at a mirror;
+    ``path`` at a local ``aclImdb`` folder (one sub-folder per class under ``train/`` and ``test/``), an archive
+    of one, or a CSV / TSV / JSON Lines / Parquet table.
+
+    The validation split is a seeded, stratified ``val_fraction`` of train; the tokenizer is fit on the
+    remaining training texts only. Batches are dicts: ``x`` ``[B, L]`` int64 ids (right-padded per batch to
+    the longest sequence, at most ``max_length``), ``mask`` ``[B, L]`` (``True`` at real tokens), ``y`` ``[B]``
+    class indices and ``length`` ``[B]``. Tokenized splits are cached under ``data_dir/tokenized``, keyed by
+    a hash of the source and the preprocessing settings.
+
+    Args:
+        data_dir: download and cache folder.
+        url: where to download the archive (when ``path`` is unset).
+        sha256: expected sha256 of that archive; ``None`` skips the check (e.g. for your own mirror).
+        path: a local source instead of the download (see above).
+        text_column: table column holding the text.
+        label_column: table column holding the label.
+        split_column: table column saying ``train`` / ``test`` (or ``val``) per row; without it (``None`` or
+            absent) a seeded stratified ``test_fraction`` of the rows is the test split.
+        classes: class names in label order; labels outside them are an error. ``None``: the class folders
+            (``["neg", "pos"]`` for IMDB) or the sorted labels of a table's training rows.
+        val_fraction: share of the training rows held out for validation.
+        test_fraction: share of a table's rows used for test when it has no split column.
+        split_seed: seed of the validation and test draws (independent of the training seed).
+        tokenizer: ``kind`` (``"word"``, ``"char"`` or ``"subword"``) and that tokenizer's options, e.g.
+            ``{"kind": "word", "min_freq": 2, "max_size": 30000}``.
+        max_length: keep the first ``max_length`` tokens of each text.
+        batch_size: texts per batch.
+        bucket: batch texts of similar length together (less padding, faster).
+        num_workers: DataLoader worker processes.
+        pin_memory: page-locked batches for faster host-to-GPU copies.
+        cache: cache the tokenized splits on disk.
+        vocab_file: also write the fitted tokenizer as JSON here (the training run's folder by default), for
+            prediction on raw text and for ``model.net.pretrained_embeddings``.
+    """
+
+    def __init__(
+        self,
+        data_dir: str = "data/imdb",
+        url: str = IMDB_URL,
+        sha256: str | None = IMDB_SHA256,
+        path: str | None = None,
+        text_column: str = "text",
+        label_column: str = "label",
+        split_column: str | None = "split",
+        classes: list[str] | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        split_seed: int = 0,
+        tokenizer: dict[str, Any] | None = None,
+        max_length: int = 800,
+        batch_size: int = 64,
+        bucket: bool = True,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        cache: bool = True,
+        vocab_file: str | None = None,
+    ) -> None:
+        super().__init__()
+        for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"data.{key} must be in (0, 1), got {value}")
+        if max_length < 1 or batch_size < 1:
+            raise ConfigError(f"data.max_length and data.batch_size must be >= 1, got {max_length}, {batch_size}")
+        if classes is not None and len(set(map(str, classes))) < 2:
+            raise ConfigError(f"data.classes needs at least two distinct names, got {classes}")
+        tokenizer = dict(tokenizer or {"kind": "word"})
+        self.tokenizer_config = tokenizer
+        create_tokenizer(**tokenizer)  # fail on a bad tokenizer option now, not after reading the data
+        self.save_hyperparameters(logger=False)
+        self.data_dir = Path(data_dir)
+        self.classes: list[str] | None = [str(c) for c in classes] if classes is not None else None
+        self.tokenizer: TextTokenizer | None = None
+        self.datasets: dict[str, TokenizedDataset] = {}
+
+    # -- sizes that flow into the network and the task ----------------------------------------------------------
+    @property
+    def dims(self) -> dict[str, int]:
+        """Network sizes implied by the data: ``vocab_size``, ``padding_idx``, ``num_classes``."""
+        if self.tokenizer is None or self.classes is None:
+            raise RuntimeError("call setup() before reading dims")
+        return {
+            "vocab_size": self.tokenizer.vocab_size,
+            "padding_idx": self.tokenizer.pad_id,
+            "num_classes": len(self.classes),
+        }
+
+    @property
+    def task_kwargs(self) -> dict[str, Any]:
+        """``num_classes`` and ``class_names`` for the classification task."""
+        if self.classes is None:
+            raise RuntimeError("call setup() before reading task_kwargs")
+        return {"num_classes": len(self.classes), "class_names": list(self.classes)}
+
+    # -- locating the source ----------------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        """Human-readable name of the data source."""
+        return f"data.path={self.hparams.path!r}" if self.hparams.path else f"data.url={self.hparams.url!r}"
+
+    def prepare_data(self) -> None:
+        """Download and extract the archive (or extract ``path``'s archive) once; later calls reuse the cache."""
+        self._locate()
+
+    def _locate(self) -> Path:
+        """The class-folder root or the table file to read; downloads or extracts on first use."""
+        try:
+            if self.hparams.path is None:
+                extracted = fetch_and_extract(self.hparams.url, self.data_dir, self.hparams.sha256)
+                return self._class_root(extracted, f"the archive from {self.hparams.url}")
+            path = Path(self.hparams.path).expanduser()
+            if not path.exists():
+                raise DataError(
+                    f"data.path={str(path)!r}: no such file or folder; point it at an aclImdb folder, its "
+                    ".tar.gz, or a CSV / TSV / JSONL / Parquet file"
+                )
+            if path.is_dir():
+                return self._class_root(path, f"data.path={str(path)!r}")
+            name = path.name.lower()
+            if name.endswith(_ARCHIVES):
+                stem = next(path.name[: -len(s)] for s in _ARCHIVES if name.endswith(s))
+                return self._class_root(extract_archive(path, self.data_dir / "extracted" / stem), str(path))
+            return path
+        except ChecksumError as err:
+            raise DataError(
+                f"{err} If {self.hparams.url} is a mirror with a different archive, set data.sha256 to its checksum "
+                "(or data.sha256=null to skip the check)."
+            ) from err
+        except (DownloadError, ArchiveError) as err:
+            raise DataError(f"{err} (reviews source: {self.source}; cache folder: {self.data_dir})") from err
+
+    @staticmethod
+    def _class_root(folder: Path, what: str) -> Path:
+        root = find_class_folders(folder)
+        if root is None:
+            found = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:10]
+            raise DataError(
+                f"{what}: expected the aclImdb layout (train/<class>/*.txt and test/<class>/*.txt, directly or "
+                f"under aclImdb/), found {found} in {folder}"
+            )
+        return root
+
+    # -- reading, splitting, tokenizing -------------------------------------------------------------------------
+    def _read(self, location: Path) -> ReviewCorpus:
+        if location.is_dir():
+            corpus = read_class_folders(location, self.classes)
+        else:
+            hp = self.hparams
+            corpus = read_table(location, hp.text_column, hp.label_column, hp.split_column)
+            if "all" in corpus.splits:
+                log.info(
+                    "%s has no %r column: a stratified %.0f%% of the rows is the test split",
+                    location.name,
+                    hp.split_column,
+                    100 * hp.test_fraction,
+                )
+                rest, test = _stratified_split(corpus.splits.pop("all"), hp.test_fraction, hp.split_seed + 1)
+                corpus.splits.update(train=rest, test=test)
+        if corpus.undecodable:
+            log.warning(
+                "%d review file(s) or line(s) were not valid UTF-8 and were decoded with replacement characters "
+                "(first: %s)",
+                corpus.undecodable,
+                corpus.first_undecodable,
+            )
+        if "val" not in corpus.splits:
+            train, val = _stratified_split(corpus.splits["train"], self.hparams.val_fraction, self.hparams.split_seed)
+            corpus.splits.update(train=train, val=val)
+        return corpus
+
+    def _resolve_classes(self, corpus: ReviewCorpus) -> list[str]:
+        if self.classes is not None:
+            return self.classes
+        if corpus.classes is not None:
+            return corpus.classes
+        return sorted(set(corpus.splits["train"].labels))
+
+    def _label_ids(self, split: str, texts: LabelledTexts, classes: list[str]) -> list[int]:
+        index = {name: i for i, name in enumerate(classes)}
+        unknown = Counter(label for label in texts.labels if label not in index)
+        if unknown:
+            found = dict(sorted(Counter(texts.labels).items()))
+            first = next(i for i, label in enumerate(texts.labels) if label not in index)
+            where = f"data row {texts.rows[first]}" if texts.rows else f"{split} review {first + 1}"
+            raise DataError(
+                f"{self.source}: the {split} split has labels {sorted(unknown)} outside the known classes "
+                f"{classes} (first at {where}); labels found with their counts: {found}. Fix the "
+                f"{self.hparams.label_column!r} column or list every class in data.classes"
+            )
+        return [index[label] for label in texts.labels]
+
+    def _cache_key(self, location: Path) -> str:
+        hp = self.hparams
+        settings = {
+            "version": _CACHE_VERSION,
+            # a verified download is identified by its checksum; a local source by its content (or file stats)
+            "source": fingerprint(Path(hp.path).expanduser()) if hp.path else (hp.sha256 or fingerprint(location)),
+            "columns": [hp.text_column, hp.label_column, hp.split_column],
+            "classes": hp.classes,
+            "splits": [hp.val_fraction, hp.test_fraction, hp.split_seed],
+            "tokenizer": self.tokenizer_config,
+            "max_length": hp.max_length,
+        }
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+
+    def _tokenize(self, corpus: ReviewCorpus, classes: list[str]) -> dict[str, Any]:
+        """Fit the tokenizer on train (unless one was restored) and encode every split."""
+        texts = {split: [clean_review(t) for t in corpus.splits[split].texts] for split in SPLITS}
+        tokenizer = self.tokenizer
+        if tokenizer is None:
+            tokenizer = create_tokenizer(**self.tokenizer_config).fit(texts["train"])
+            log.info(
+                "fit a %s tokenizer on %d training texts: %d ids",
+                tokenizer.kind,
+                len(texts["train"]),
+                tokenizer.vocab_size,
+            )
+        splits, empty, truncated = {}, 0, 0
+        for split in SPLITS:
+            sequences = tokenizer.encode_batch(texts[split])
+            for i, seq in enumerate(sequences):
+                if not seq:  # an empty review: one <unk>, so that every row has a real position to pool
+                    sequences[i], empty = [tokenizer.unk_id], empty + 1
+                elif len(seq) > self.hparams.max_length:
+                    sequences[i], truncated = seq[: self.hparams.max_length], truncated + 1
+            labels = self._label_ids(split, corpus.splits[split], classes)
+            data = TokenizedDataset.from_lists(sequences, labels, tokenizer.pad_id)
+            splits[split] = {"ids": data.ids, "offsets": data.offsets, "labels": data.labels}
+        if empty:
+            log.warning("%d review(s) are empty after cleaning; each is encoded as a single <unk> token", empty)
+        log.info("%d review(s) truncated to data.max_length=%d tokens", truncated, self.hparams.max_length)
+        return {"tokenizer": tokenizer.state_dict(), "classes": classes, "splits": splits}
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read, split and tokenize the reviews (or load them from the cache); build the split datasets."""
+        if self.datasets:
+            return
+        location = self._locate()
+        cache_file = self.data_dir / "tokenized" / f"{self._cache_key(location)}.pt"
+        restored = self.tokenizer.state_dict() if self.tokenizer is not None else None
+        bundle = None
+        if self.hparams.cache and cache_file.is_file():
+            bundle = torch.load(cache_file, weights_only=True)
+            if restored is not None and bundle["tokenizer"] != restored:
+                log.info("%s was tokenized with another vocabulary; re-tokenizing with the restored one", cache_file)
+                bundle = None
+            else:
+                log.info("loaded the tokenized reviews from %s", cache_file)
+        if bundle is None:
+            corpus = self._read(location)
+            bundle = self._tokenize(corpus, self._resolve_classes(corpus))
+            if self.hparams.cache and restored is None:
+                _save_atomic(bundle, cache_file)
+        self.tokenizer = self.tokenizer or tokenizer_from_state(bundle["tokenizer"])
+        if self.classes is not None and self.classes != bundle["classes"]:
+            raise DataError(f"{self.source}: classes {bundle['classes']} differ from the expected {self.classes}")
+        self.classes = list(bundle["classes"])
+        for split in SPLITS:
+            part = bundle["splits"][split]
+            self.datasets[split] = TokenizedDataset(part["ids"], part["offsets"], part["labels"], self.tokenizer.pad_id)
+            counts = torch.bincount(part["labels"], minlength=len(self.classes)).tolist()
+            log.info(
+                "%s: %d reviews %s, mean length %.0f tokens",
+                split,
+                len(self.datasets[split]),
+                dict(zip(self.classes, counts, strict=True)),
+                self.datasets[split].lengths.float().mean(),
+            )
+        if self.hparams.vocab_file:
+            self.save_vocab(self.hparams.vocab_file)
+
+    def save_vocab(self, path: str | Path) -> Path:
+        """Write the fitted tokenizer and the class names as JSON (what :meth:`state_dict` holds)."""
+        path = Path(path)
+        text = json.dumps({**self.state_dict()["tokenizer"], "classes": self.classes}, ensure_ascii=False)
+        if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return path
+
+    # -- loaders ------------------------------------------------------------------------------------------------
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.datasets[split]
+        distributed = self.trainer is not None and self.trainer.world_size > 1
+        if self.hparams.bucket and not distributed:  # under DDP, Lightning's DistributedSampler shards instead
+            # seeded by (seed + epoch), never the global generator: a resumed run sees the same batches
+            sampler = BucketBatchSampler(
+                dataset.lengths, self.hparams.batch_size, shuffle=shuffle, seed=torch.initial_seed()
+            )
+            return DataLoader(
+                dataset,
+                batch_sampler=sampler,
+                collate_fn=_batched,
+                num_workers=self.hparams.num_workers,
+                pin_memory=self.hparams.pin_memory,
+                persistent_workers=self.hparams.num_workers > 0,
+            )
+        return make_loader(
+            dataset,
+            self.hparams.batch_size,
+            shuffle,
+            self.trainer,
+            self.hparams.num_workers,
+            self.hparams.pin_memory,
+            _batched,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    # -- the fitted tokenizer travels with the checkpoint -----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        if self.tokenizer is None or self.classes is None:
+            return {}
+        return {"tokenizer": self.tokenizer.state_dict(), "classes": list(self.classes)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict:
+            self.tokenizer = tokenizer_from_state(state_dict["tokenizer"])
+            self.classes = list(state_dict["classes"])
+
+
+def _stratified_split(texts: LabelledTexts, fraction: float, seed: int) -> tuple[LabelledTexts, LabelledTexts]:
+    """Split off a seeded ``fraction`` of each label's rows; both parts keep the original order."""
+    rng = np.random.default_rng(seed)
+    labels = np.array(texts.labels)
+    held = np.zeros(len(labels), dtype=bool)
+    for label in sorted(set(texts.labels)):
+        rows = np.flatnonzero(labels == label)
+        take = round(len(rows) * fraction)
+        if len(rows) > 1:
+            take = min(max(take, 1), len(rows) - 1)
+        held[rng.choice(rows, size=take, replace=False)] = True
+    keep, out = LabelledTexts(), LabelledTexts()
+    for i, (text, label) in enumerate(zip(texts.texts, texts.labels, strict=True)):
+        part = out if held[i] else keep
+        part.texts.append(text)
+        part.labels.append(label)
+        if texts.rows:
+            part.rows.append(texts.rows[i])
+    if not keep.texts or not out.texts:
+        raise DataError(f"{len(texts)} rows are too few to split off {fraction:.0%}; use more data")
+    return keep, out
+
+
+def _save_atomic(bundle: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(bundle, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
