@@ -32,3 +32,9 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache
+
+## build the CPU and CUDA images (needs a Docker engine): seqconv:cpu and seqconv:cuda
+.PHONY: docker
+docker:
+	docker build -f docker/Dockerfile.cpu -t seqconv:cpu .
+	docker build -f docker/Dockerfile.cuda -t seqconv:cuda .

@@ -1,0 +1,6 @@
+"""Export a trained model: ``python export.py ckpt_path=<ckpt> format=onnx`` (see conf/export.yaml)."""
+
+from seqconv.cli.export import main
+
+if __name__ == "__main__":
+    main()
