@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from seqconv.models import AudioClassifier, TCNForecaster, TimeSeriesCNN
+from seqconv.models import AudioClassifier, TCNForecaster, TextCNN, TimeSeriesCNN
 
 NETWORKS = {
     "tscnn": (lambda: TimeSeriesCNN(2, 30, norm="batch", dropout=0.1), (3, 2, 30)),
@@ -36,4 +36,15 @@ def test_audio_classifier_scripts(head, frontend):
         warnings.simplefilter("ignore", FutureWarning)
         scripted = torch.jit.script(net)
     x = torch.randn(2, 800)
+    torch.testing.assert_close(scripted(x), net(x))
+
+
+def test_textcnn_scripts():
+    torch.manual_seed(0)
+    net = TextCNN(vocab_size=50, num_classes=2, padding_idx=0).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(net)
+    x = torch.randint(1, 50, (3, 12))
+    x[0, 8:] = 0  # padding
     torch.testing.assert_close(scripted(x), net(x))

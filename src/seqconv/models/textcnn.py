@@ -143,16 +143,26 @@ class TextCNN(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, L]`` token ids -> ``[B, num_filters * len(kernel_sizes)]`` pooled features."""
+        if not torch.jit.is_scripting():
+            self._check_input(x)
+        mask = self.padding_mask(x)  # [B, L]
+        h = self.embedding(x) * mask[..., None]  # [B, L] -> [B, L, E], padding as zero vectors
+        h = h.transpose(1, 2)  # [B, L, E] -> [B, E, L]
+        pooled: list[torch.Tensor] = []
+        for branch in self.branches:
+            if self.grad_checkpointing and not torch.jit.is_scripting():
+                pooled.append(self.pool(run_blocks([branch], h, True), mask))
+            else:
+                pooled.append(self.pool(branch(h), mask))
+        return torch.cat(pooled, dim=1)  # len(kernel_sizes) x [B, F] -> [B, F * len(kernel_sizes)]
+
+    @torch.jit.unused
+    def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 2 or x.dtype not in (torch.int32, torch.int64):
             raise ValueError(
                 f"TextCNN takes token ids [B, L] (int64), got {x.dtype} {list(x.shape)}; pass batch['x'] of a "
                 "text datamodule"
             )
-        mask = self.padding_mask(x)  # [B, L]
-        h = self.embedding(x) * mask[..., None]  # [B, L] -> [B, L, E], padding as zero vectors
-        h = h.transpose(1, 2)  # [B, L, E] -> [B, E, L]
-        pooled = [self.pool(run_blocks([branch], h, self.grad_checkpointing), mask) for branch in self.branches]
-        return torch.cat(pooled, dim=1)  # len(kernel_sizes) x [B, F] -> [B, F * len(kernel_sizes)]
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """``[B, num_features] -> [B, num_classes]`` logits."""
