@@ -10,9 +10,11 @@ import hashlib
 import io
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seqconv.data.download import sha256_file
@@ -156,7 +158,17 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, int]:
         text, bad = _decode(path.read_bytes())
         if fmt == "jsonl":
             return pd.read_json(io.StringIO(text), lines=True, dtype=False), bad
-        return pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False), bad
+        # index_col=False + ParserWarning as an error: a row with more fields than the header stops the run
+        # instead of silently shifting the columns or dropping the extra cells
+        sep = "\t" if fmt == "tsv" else ","
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, index_col=False), bad
+    except pd.errors.ParserWarning as err:
+        raise DataError(
+            f"data.path={str(path)!r}: some rows have more fields than the header ({err}); quote cells that "
+            "contain the separator"
+        ) from err
     except ValueError as err:  # pandas' parser errors, JSON errors and Arrow's ArrowInvalid are ValueErrors
         raise DataError(f"data.path={str(path)!r} is not a readable {fmt} file: {err}") from err
 
@@ -187,7 +199,7 @@ def read_table(path: Path, text_column: str, label_column: str, split_column: st
     labels = frame[label_column]
     missing = labels.isna() | (labels.astype(str).str.strip() == "")
     if missing.any():
-        rows = (missing[missing].index[:5] + 1).tolist()
+        rows = (np.flatnonzero(missing.to_numpy())[:5] + 1).tolist()
         raise DataError(
             f"data.path={str(path)!r}: column {label_column!r} is empty in {int(missing.sum())} row(s), first "
             f"at data row(s) {rows}; every review needs a label"
