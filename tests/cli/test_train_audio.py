@@ -91,3 +91,18 @@ def test_user_errors_exit_2_with_the_config_key(run_entry, fsdd_url, overrides, 
     for fragment in fragments:
         assert fragment in run.proc.stderr
     assert "Traceback" not in run.output
+
+
+def test_seeded_deterministic_runs_give_identical_metrics(run_entry, fsdd_url):
+    """Augmentation on (the default): its randomness is seeded per epoch too."""
+    runs = [
+        run_entry(
+            "train.py", "model=audiocnn", "data=digits", f"data.url={fsdd_url}", "debug=limit", "seed=7",
+            "trainer.deterministic=true",
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.proc.returncode == 0, run.output
+    first, second = ({k: v for k, v in run.metrics.items() if k.startswith(("test/", "val/"))} for run in runs)
+    assert first == second and "test/acc" in first

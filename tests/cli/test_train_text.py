@@ -91,3 +91,18 @@ def test_csv_with_unknown_labels_exits_2_listing_them(run_entry, tmp_path):
     assert run.proc.returncode == 2, run.output
     assert "labels ['neutral'] outside the known classes ['neg', 'pos']" in run.proc.stderr
     assert "Traceback" not in run.output
+
+
+def test_seeded_deterministic_runs_give_identical_metrics(run_entry, imdb_url):
+    _, data = imdb_url
+    runs = [
+        run_entry(
+            "train.py", "model=textcnn", "data=reviews", *data, "debug=limit", "data.batch_size=8", "seed=7",
+            "trainer.deterministic=true",
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.proc.returncode == 0, run.output
+    first, second = ({k: v for k, v in run.metrics.items() if k.startswith(("test/", "val/"))} for run in runs)
+    assert first == second and "test/acc" in first
