@@ -41,11 +41,15 @@ def test_seeded_deterministic_runs_give_identical_metrics(run_entry, model):
     assert first == second and "test/mse" in first
 
 
-def test_api_keys_in_the_environment_never_reach_the_run_dir(run_entry, monkeypatch):
+@pytest.mark.parametrize("logger", ["csv", "wandb"])
+def test_api_keys_in_the_environment_never_reach_the_run_dir(run_entry, monkeypatch, logger):
     secret = "sk-seqconv-test-0123456789abcdef"
-    for name in ("WANDB_API_KEY", "HF_TOKEN", "AWS_SECRET_ACCESS_KEY"):
+    for name in ("HF_TOKEN", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, secret)
-    run = run_entry("train.py", "debug=limit", "logger=csv")
+    if logger == "wandb":  # a key W&B must not copy into its config or files (kept offline: nothing is sent)
+        monkeypatch.setenv("WANDB_API_KEY", secret)
+        monkeypatch.setenv("WANDB_MODE", "offline")
+    run = run_entry("train.py", "debug=limit", f"logger={logger}")
     assert run.proc.returncode == 0, run.output
     assert secret not in run.output
     for path in run.run_dir.rglob("*"):
