@@ -103,6 +103,7 @@ def test_wandb_offline_logs_config_metrics_and_figures_per_job_in_one_group(tmp_
         assert run["config"]["model_info"]["receptive_field"] == 10
         assert run["run_id"] == (job / "wandb_run_id").read_text().strip()
         assert (job / "forecast.png").stat().st_size > 0
+        assert list((job / "wandb").glob("offline-run-*/files/media/images/test/forecast_*.png"))  # logged to W&B
         records = [json.loads(line) for line in _wandb(job, "--json").splitlines() if line.startswith("{")]
         (run_record,) = [r["run"] for r in records if r.get("type") == "run"]
         groups.add(run_record.get("run_group"))
