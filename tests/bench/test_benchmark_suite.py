@@ -1,0 +1,74 @@
+"""The benchmark suite runs and reports the rows it promises (tiny sizes; no timing is asserted)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from seqconv.bench.cli import main
+from seqconv.bench.gpu import device_steps
+from seqconv.bench.measure import Context
+from seqconv.bench.report import Row, markdown_table
+from seqconv.bench.windowing import python_loop_windows
+from seqconv.bench.workloads import MODEL_DATA, Workloads, has_textcnn
+from seqconv.data import sliding_windows
+
+
+def _rows(out):
+    return json.loads((out / "results.json").read_text())["rows"]
+
+
+def test_the_loop_baseline_and_sliding_windows_build_the_same_windows():
+    series = np.random.default_rng(0).standard_normal(250).astype(np.float32)
+    looped = python_loop_windows(series, 20)
+    viewed = sliding_windows(torch.from_numpy(series)[None], 20)  # [W, 1, 20]
+    np.testing.assert_array_equal(looped, viewed[:, 0].numpy())
+
+
+def test_markdown_table_numbers_the_notes_and_marks_missed_goals():
+    table = markdown_table(
+        [Row("roofline", "a", "1", goal="g", met=True), Row("roofline", "b|c", "2", goal="g", met=False, note="why")]
+    )
+    assert "| roofline | a | 1 |  |  | g | yes |" in table
+    assert "b\\|c" in table and "**no** [1]" in table and "1. why" in table
+
+
+def test_cheap_comparisons_write_the_table_and_the_json(tmp_path, capsys):
+    main(["--quick", "--out", str(tmp_path), "--only", "windowing", "overhead", "gpu"])
+    rows = _rows(tmp_path)
+    by_comparison = {}
+    for row in rows:
+        by_comparison.setdefault(row["comparison"], []).append(row)
+    assert list(by_comparison) == ["Lightning overhead", "windowing", "GPU"]  # the table's order
+    overhead = by_comparison["Lightning overhead"]
+    assert [r["goal"] != "" for r in overhead] == [True, False, False, False, True]  # classic set-up, then default
+    assert all(r["data"]["epoch_seconds"] for r in overhead)
+    (windowing,) = by_comparison["windowing"]
+    assert windowing["data"]["shares_storage"] and windowing["data"]["view_extra_bytes"] == 0
+    if not torch.cuda.is_available():
+        assert all(r["seqconv"] == "skipped: no GPU on this machine" for r in by_comparison["GPU"])
+    printed = capsys.readouterr().out
+    assert printed.startswith("seqconv benchmark, ") and "| Comparison | Case |" in printed
+    assert (tmp_path / "results.md").read_text() == printed.rstrip("\n") + "\n"
+
+
+def test_mixed_precision_steps_run_without_a_gpu(tmp_path):
+    case = Workloads(Context(tmp_path, quick=True)).case("tscnn")
+    seconds = device_steps(case, torch.device("cpu"), ("bf16-mixed", "16-mixed"), rounds=1)
+    assert set(seconds) == {"float32", "bf16-mixed", "16-mixed"}
+
+
+@pytest.mark.slow
+def test_every_comparison_runs_with_tiny_sizes(tmp_path):
+    main(["--quick", "--out", str(tmp_path), "--only", "compute", "pipelines", "long_sequence", "end_to_end"])
+    rows = _rows(tmp_path)
+    cases = {(r["comparison"], r["case"].split(" ")[0]) for r in rows}
+    models = [m for m in MODEL_DATA if m != "textcnn" or has_textcnn()]
+    assert {("roofline", m) for m in models} | {("CPU threads", m) for m in models} <= cases
+    assert sum(r["comparison"] == "input pipelines" for r in rows) == 3 + has_textcnn()
+    assert sum(r["comparison"] == "long sequences" for r in rows) == 2
+    assert sum(r["comparison"] == "end-to-end" for r in rows) == 3
+    end_to_end = next(r for r in rows if r["comparison"] == "end-to-end")
+    assert all(run["test_mse"] > 0 for run in end_to_end["data"]["seqconv"])
+    assert (tmp_path / "long_sequence.png").stat().st_size > 0
