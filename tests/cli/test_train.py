@@ -1,11 +1,13 @@
 """End-to-end runs of train.py and eval.py through their real Hydra entry points."""
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 pytestmark = pytest.mark.slow
 
@@ -114,3 +116,16 @@ def test_console_script_works_from_another_directory(run_entry, tmp_path):
     run = run_entry("", "debug=fast_dev_run", cwd=tmp_path, command=[str(script)])
     assert run.proc.returncode == 0, run.output
     assert "test/mse" in run.metrics
+
+
+def test_training_again_into_a_finished_run_dir_asks_for_ckpt_path_last(run_entry, tmp_path):
+    first = run_entry("train.py", "debug=limit", "data=stocks_synthetic")
+    assert first.proc.returncode == 0, first.output
+    last = first.run_dir / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 2  # refreshed every epoch, not only on a new best
+    again = subprocess.run(
+        [sys.executable, "train.py", "debug=limit", "data=stocks_synthetic", f"hydra.run.dir={first.run_dir}",
+         f"paths.root_dir={tmp_path}"],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 2 and "pass ckpt_path=last to resume that run" in again.stderr

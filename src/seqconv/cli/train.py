@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqconv.cli._errors import user_errors_exit
 from seqconv.cli._overrides import check_override_keys
 from seqconv.cli._report import final_metrics, print_summary
+from seqconv.errors import ConfigError
 from seqconv.pipeline import (
     apply_num_threads,
     build_datamodule,
@@ -44,6 +45,14 @@ EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 
 def _resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
+    if cfg.ckpt_path is None:
+        existing = sorted((output_dir / "checkpoints").glob("*.ckpt"))
+        if existing:  # Lightning would silently resume from them (it does when OnExceptionCheckpoint is on)
+            raise ConfigError(
+                f"{output_dir} already holds checkpoints ({', '.join(p.name for p in existing)}); pass "
+                "ckpt_path=last to resume that run, or choose a new hydra.run.dir"
+            )
+        return None
     if cfg.ckpt_path != "last":
         return cfg.ckpt_path
     path = find_resume_checkpoint(output_dir / "checkpoints")
@@ -103,7 +112,7 @@ def train(cfg: DictConfig) -> float | None:
             raise SystemExit(EXIT_SIGINT) from None
         raise
 
-    checkpoint = trainer.checkpoint_callback
+    checkpoint = next((c for c in trainer.checkpoint_callbacks if c.monitor is not None), None)  # the "best" one
     best = checkpoint.best_model_path if checkpoint is not None else ""
     optimized = trainer.callback_metrics.get(cfg.optimized_metric)
     if (

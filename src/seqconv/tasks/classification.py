@@ -46,6 +46,7 @@ class ClassificationTask(SeqTask):
         monitor: metric a scheduler like ``ReduceLROnPlateau`` watches.
         nonfinite_loss: ``"raise"`` or ``"skip"`` a batch whose training loss is NaN or infinite.
         max_skipped_batches: with ``"skip"``, how many batches may be skipped before training stops.
+        train_metrics: also compute the metrics on training batches (only ``train/loss`` otherwise).
     """
 
     def __init__(
@@ -60,8 +61,9 @@ class ClassificationTask(SeqTask):
         monitor: str = "val/loss",
         nonfinite_loss: str = "raise",
         max_skipped_batches: int = 10,
+        train_metrics: bool = False,
     ) -> None:
-        super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches)
+        super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches, train_metrics)
         if num_classes < 2:
             raise ConfigError(f"classification needs at least 2 classes, the data has {num_classes}")
         if not 0.0 <= label_smoothing < 1.0:

@@ -58,6 +58,7 @@ class ForecastingTask(SeqTask):
         monitor: metric a scheduler like ``ReduceLROnPlateau`` watches.
         nonfinite_loss: ``"raise"`` or ``"skip"`` a batch whose training loss is NaN or infinite.
         max_skipped_batches: with ``"skip"``, how many batches may be skipped before training stops.
+        train_metrics: also compute the metrics on training batches (only ``train/loss`` otherwise).
     """
 
     def __init__(
@@ -72,8 +73,9 @@ class ForecastingTask(SeqTask):
         monitor: str = "val/loss",
         nonfinite_loss: str = "raise",
         max_skipped_batches: int = 10,
+        train_metrics: bool = False,
     ) -> None:
-        super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches)
+        super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches, train_metrics)
         if loss not in LOSSES:
             raise ConfigError(f"unknown task.loss={loss!r}; choose one of {sorted(LOSSES)}")
         if target_transform not in ("level", "log_return"):
