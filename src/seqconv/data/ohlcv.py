@@ -11,7 +11,7 @@ import pandas as pd
 
 from seqconv.errors import DataError
 
-__all__ = ["NAN_POLICIES", "normalize_column", "read_ohlcv"]
+__all__ = ["NAN_POLICIES", "day_string", "normalize_column", "read_ohlcv"]
 
 NAN_POLICIES = ("error", "drop", "ffill")
 
@@ -19,6 +19,11 @@ NAN_POLICIES = ("error", "drop", "ffill")
 def normalize_column(name: str) -> str:
     """``"Adj Close"``, ``"adj_close"`` and ``"AdjClose"`` all become ``"adjclose"``."""
     return re.sub(r"[\s_\-]+", "", str(name)).lower()
+
+
+def day_string(timestamp: pd.Timestamp) -> str:
+    """``YYYY-MM-DD`` of any timestamp (``Timestamp.date()`` fails outside Python's year range 1-9999)."""
+    return str(timestamp).split(" ")[0]
 
 
 def _line(row: int) -> int:
@@ -114,15 +119,15 @@ def read_ohlcv(
     if dup.size:
         row = dup[0]
         raise DataError(
-            f"{path}: line {_line(row)}: date {out.index[row].date()} appears more than once "
+            f"{path}: line {_line(row)}: date {day_string(out.index[row])} appears more than once "
             f"({dup.size} duplicate(s)); remove the duplicated rows"
         )
     unsorted = np.flatnonzero(order[1:] < order[:-1])
     if unsorted.size:
         row = unsorted[0] + 1
         raise DataError(
-            f"{path}: line {_line(row)}: date {out.index[row].date()} comes after {out.index[row - 1].date()}; "
-            "the rows must be in ascending date order (sort the file by date)"
+            f"{path}: line {_line(row)}: date {day_string(out.index[row])} comes after "
+            f"{day_string(out.index[row - 1])}; the rows must be in ascending date order (sort the file by date)"
         )
 
     gaps = out.isna().to_numpy()

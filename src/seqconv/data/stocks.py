@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqconv.data.loaders import make_loader
-from seqconv.data.ohlcv import normalize_column, read_ohlcv
+from seqconv.data.ohlcv import day_string, normalize_column, read_ohlcv
 from seqconv.data.scaling import StandardScaler
 from seqconv.data.windows import sliding_windows
 from seqconv.errors import DataError
@@ -185,7 +185,7 @@ class StocksDataModule(L.LightningDataModule):
         if rows.size:
             raise DataError(
                 f"{self.source}: column {used.columns[cols[0]]!r} has the non-positive value "
-                f"{used.iat[rows[0], cols[0]]} on {frame.index[rows[0]].date()}, which has no log return; "
+                f"{used.iat[rows[0], cols[0]]} on {day_string(frame.index[rows[0]])}, which has no log return; "
                 "drop that column from data.features or use data.transform=level"
             )
         return np.diff(np.log(values), axis=0), prices[1:], frame.index[1:]  # row j: log(v[j] / v[j-1])
@@ -225,8 +225,8 @@ class StocksDataModule(L.LightningDataModule):
         for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
             if hi - lo < need:
                 raise DataError(
-                    f"{self.source}: the {name} split has {hi - lo} rows ({dates[lo].date()} to "
-                    f"{dates[hi - 1].date()}), fewer than window + horizon = {self.window} + {self.horizon}; "
+                    f"{self.source}: the {name} split has {hi - lo} rows ({day_string(dates[lo])} to "
+                    f"{day_string(dates[hi - 1])}), fewer than window + horizon = {self.window} + {self.horizon}; "
                     "use a longer series, a shorter data.window, or larger split fractions"
                 )
             # targets within the split only: the last `horizon` steps have no future inside it
@@ -248,7 +248,7 @@ class StocksDataModule(L.LightningDataModule):
                 self.window,
                 self.horizon,
             )
-            self.periods[name] = (str(split.start.date()), str(split.end.date()))
+            self.periods[name] = (day_string(split.start), day_string(split.end))
             log.info("%s: %d windows, %s to %s", name, len(self.datasets[name]), *self.periods[name])
 
     # -- loaders ----------------------------------------------------------------------------------------
