@@ -97,7 +97,12 @@ def test_seeded_deterministic_runs_give_identical_metrics(run_entry, fsdd_url):
     """Augmentation on (the default): its randomness is seeded per epoch too."""
     runs = [
         run_entry(
-            "train.py", "model=audiocnn", "data=digits", f"data.url={fsdd_url}", "debug=limit", "seed=7",
+            "train.py",
+            "model=audiocnn",
+            "data=digits",
+            f"data.url={fsdd_url}",
+            "debug=limit",
+            "seed=7",
             "trainer.deterministic=true",
         )  # fmt: skip
         for _ in range(2)

@@ -97,7 +97,13 @@ def test_seeded_deterministic_runs_give_identical_metrics(run_entry, imdb_url):
     _, data = imdb_url
     runs = [
         run_entry(
-            "train.py", "model=textcnn", "data=reviews", *data, "debug=limit", "data.batch_size=8", "seed=7",
+            "train.py",
+            "model=textcnn",
+            "data=reviews",
+            *data,
+            "debug=limit",
+            "data.batch_size=8",
+            "seed=7",
             "trainer.deterministic=true",
         )  # fmt: skip
         for _ in range(2)
