@@ -1,6 +1,7 @@
 """Every file in conf/ composes, and what it describes instantiates."""
 
 import importlib.util
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -8,10 +9,17 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
-from lightning import LightningDataModule
-from lightning.pytorch.strategies import StrategyRegistry
-from omegaconf import OmegaConf
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from hydra.types import RunMode
+from hydra.utils import get_class, instantiate
+from lightning import LightningDataModule, Trainer
+from lightning.pytorch.accelerators import CPUAccelerator
+from lightning.pytorch.loggers.logger import DummyLogger
+from lightning.pytorch.strategies import SingleDeviceStrategy, StrategyRegistry
+from omegaconf import OmegaConf, open_dict
+from omegaconf.errors import ConfigAttributeError
+
+from seqconv.pipeline import build_trainer
 
 CONF = Path(str(resources.files("seqconv.conf")))
 # stand-ins for the sizes a datamodule provides, to instantiate networks without loading data
@@ -65,6 +73,77 @@ def test_model_options_compose_and_build_networks_and_optimizers(option):
         instantiate(cfg.model.scheduler)(optimizer=optimizer)
 
 
+def _is_configured_as(callback, cls: type, settings: dict) -> bool:
+    """``callback`` is a ``cls`` with these settings, stored under their own name or, in Lightning's callbacks,
+    as a private ``_name``."""
+    return type(callback) is cls and all(
+        getattr(callback, key if hasattr(callback, key) else f"_{key}") == value for key, value in settings.items()
+    )
+
+
+def _assert_callbacks_as_configured(trainer: Trainer, callbacks_cfg) -> None:
+    """Each configured callback is in the trainer, of its ``_target_`` class, with its configured settings."""
+    configured = {name: c for name, c in OmegaConf.to_container(callbacks_cfg, resolve=True).items() if c is not None}
+    unmatched = list(trainer.callbacks)
+    for name, spec in configured.items():
+        cls = get_class(spec["_target_"])
+        settings = {key: value for key, value in spec.items() if key != "_target_"}
+        if "dirpath" in settings:  # ModelCheckpoint stores the real path
+            settings["dirpath"] = os.path.realpath(settings["dirpath"])
+        found = [cb for cb in unmatched if _is_configured_as(cb, cls, settings)]
+        assert found, f"callbacks.{name}: no {cls.__name__} with {settings} among {trainer.callbacks}"
+        unmatched.remove(found[0])
+    kept = {get_class(spec["_target_"]) for spec in configured.values()}
+    for name in (n for n, c in callbacks_cfg.items() if c is None):  # a callback switched off with null
+        default = OmegaConf.load(CONF / "callbacks" / "default.yaml").get(name)
+        if default is not None and get_class(default._target_) not in kept:
+            assert not any(isinstance(cb, get_class(default._target_)) for cb in trainer.callbacks), name
+
+
+def _assert_loggers_as_configured(trainer: Trainer, logger_cfg, fast_dev_run: bool) -> None:
+    configured = [lg for lg in OmegaConf.to_container(logger_cfg, resolve=True).values() if lg is not None]
+    if fast_dev_run:  # Lightning swaps the loggers for a dummy: nothing is written
+        assert [type(lg) for lg in trainer.loggers] == ([DummyLogger] if configured else [])
+        return
+    assert [type(lg) for lg in trainer.loggers] == [get_class(spec["_target_"]) for spec in configured]
+    for logger, spec in zip(trainer.loggers, configured, strict=True):
+        assert logger.save_dir == spec["save_dir"]
+        for key in ("name", "version"):
+            if spec.get(key) is not None:
+                assert getattr(logger, key) == spec[key], f"{spec['_target_']}.{key}"
+
+
+def _assert_trainer_as_configured(trainer: Trainer, cfg) -> None:
+    t = cfg.trainer
+    assert isinstance(trainer, Trainer) and isinstance(trainer.accelerator, CPUAccelerator)
+    assert trainer.default_root_dir == t.default_root_dir
+    if t.get("fast_dev_run"):
+        assert trainer.fast_dev_run is True and trainer.max_epochs == 1
+        assert trainer.limit_train_batches == trainer.limit_val_batches == trainer.limit_test_batches == 1
+    else:
+        assert (trainer.min_epochs, trainer.max_epochs) == (t.min_epochs, t.max_epochs)
+        overfit = t.overfit_batches if "overfit_batches" in t else 0.0
+        assert trainer.overfit_batches == overfit
+        for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
+            limit = overfit if overfit and key != "limit_test_batches" else (t[key] if key in t else 1.0)
+            assert getattr(trainer, key) == limit, key  # overfitting trains and validates on the same few batches
+    assert trainer.check_val_every_n_epoch == t.check_val_every_n_epoch
+    assert trainer.log_every_n_steps == t.log_every_n_steps
+    assert trainer.gradient_clip_val == t.gradient_clip_val
+    assert trainer.precision == t.precision and trainer.num_devices == t.devices
+    strategy = t.strategy if "strategy" in t else "auto"
+    expected = SingleDeviceStrategy if strategy == "auto" else StrategyRegistry[strategy]["strategy"]
+    assert type(trainer.strategy) is expected
+    for plugin in t.plugins:
+        assert isinstance(trainer.strategy.checkpoint_io, get_class(plugin._target_))
+    if t.get("profiler") is not None:
+        assert type(trainer.profiler) is get_class(t.profiler._target_)
+        assert (trainer.profiler.dirpath, trainer.profiler.filename) == (t.profiler.dirpath, t.profiler.filename)
+    nothing = OmegaConf.create({})  # callbacks=none and logger=none leave the group empty
+    _assert_callbacks_as_configured(trainer, cfg.get("callbacks") or nothing)
+    _assert_loggers_as_configured(trainer, cfg.get("logger") or nothing, fast_dev_run=bool(t.get("fast_dev_run")))
+
+
 @pytest.mark.parametrize(
     "overrides",
     [[f"trainer={o}"] for o in _options("trainer")]
@@ -78,14 +157,20 @@ def test_model_options_compose_and_build_networks_and_optimizers(option):
 )
 def test_other_groups_compose_and_instantiate(overrides):
     cfg = _compose(overrides)
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
-    cpu_only = {"accelerator": "cpu"}
-    if cfg.trainer.accelerator == "gpu":  # a GPU config: check its strategy name, build the rest on the CPU
-        assert cfg.trainer.get("strategy", "auto") in [*StrategyRegistry, "auto"]
-        cpu_only.update(devices=1, strategy="auto", precision="32-true")
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **cpu_only)
-    assert trainer is not None
+    with open_dict(cfg.trainer):
+        if cfg.trainer.accelerator == "gpu":  # a GPU config: check its strategy name, build the rest on the CPU
+            assert cfg.trainer.get("strategy", "auto") in [*StrategyRegistry, "auto"]
+            cfg.trainer.merge_with({"devices": 1, "strategy": "auto", "precision": "32-true"})
+        cfg.trainer.accelerator = "cpu"
+    trainer = build_trainer(cfg)  # what train.py builds: the configured callbacks and loggers
+    _assert_trainer_as_configured(trainer, cfg)
+    if "launcher" in cfg.hydra and cfg.hydra.launcher is not None:
+        assert isinstance(get_class(cfg.hydra.launcher._target_), type)
+    if overrides[0].startswith("hparams_search="):  # every swept parameter is a key the config has
+        assert cfg.hydra.mode == RunMode.MULTIRUN
+        missing = object()
+        for key in cfg.hydra.sweeper.params:
+            assert OmegaConf.select(cfg, key, default=missing) is not missing, f"sweeps {key!r}, not in the config"
 
 
 def test_eval_config_composes():
@@ -94,13 +179,20 @@ def test_eval_config_composes():
 
 
 def test_misspelled_key_fails_at_composition():
-    with pytest.raises(Exception, match="windw"):
+    with pytest.raises(ConfigCompositionException, match=r"Could not override 'data\.windw'") as failure:
         _compose(["data.windw=5"])
+    assert isinstance(failure.value.__cause__, ConfigAttributeError)
+    assert "full_key: data.windw" in str(failure.value.__cause__)
 
 
 def test_unknown_group_option_lists_the_valid_choices():
-    with pytest.raises(Exception, match=r"Available options in 'model'[\s\S]*tcn[\s\S]*tscnn"):
+    with pytest.raises(
+        MissingConfigException,
+        match=r"Could not find 'model/resnet'[\s\S]*Available options in 'model'[\s\S]*tcn[\s\S]*tscnn",
+    ) as failure:
         _compose(["model=resnet"])
+    listed = str(failure.value).split("Available options in 'model':")[1].split("Config search path")[0].split()
+    assert listed == _options("model")
 
 
 def test_wandb_sweep_parameters_are_valid_overrides():

@@ -45,13 +45,45 @@ def test_augment_keeps_the_shape_and_changes_the_clip():
     assert out.shape == wave.shape and not torch.equal(out, wave)
 
 
-def test_background_noise_segments_are_used(monkeypatch):
-    augment = WaveformAugment(8000, speeds=[], shift_seconds=0, gain_db=0, noise_prob=1.0, snr_db=0.0)
-    background = [torch.full((20000,), 0.5)]  # a constant "hum" is easy to find in the output
-    out = augment(torch.randn(8000), background)
-    assert (out - out.mean()).abs().mean() > 0  # still has the signal
-    short = augment(torch.ones(8000), [torch.ones(100)])  # a short clip is tiled
-    assert short.shape == (8000,)
+def _best_segment(residual: torch.Tensor, clip: torch.Tensor) -> tuple[float, int]:
+    """|cosine similarity| of ``residual`` [L] with its best-matching window of ``clip`` [T], and where it starts."""
+    windows = clip.unfold(0, residual.shape[0], 1)  # [T - L + 1, L]
+    cosine = (windows @ residual) / (windows.norm(dim=1) * residual.norm())
+    start = int(cosine.abs().argmax())
+    return float(cosine[start].abs()), start
+
+
+@pytest.mark.parametrize("noise", ["auto", "background"])
+def test_background_noise_segments_are_used(noise):
+    torch.manual_seed(0)
+    augment = WaveformAugment(800, speeds=[], shift_seconds=0, gain_db=0, noise_prob=1.0, snr_db=0.0, noise=noise)
+    wave = torch.randn(800)
+    background = [torch.randn(2000)]  # a noise no other source reproduces: the output must contain a piece of it
+    out = augment(wave, background)
+    assert out.shape == wave.shape and (out - out.mean()).abs().mean() > 0  # still has the signal
+    residual = out - wave  # what the augmentation added: a scaled segment of the background clip
+    similarity, start = _best_segment(residual, background[0])
+    assert similarity == pytest.approx(1.0, abs=1e-5)
+    scale = residual.norm() / background[0][start : start + 800].norm()
+    torch.testing.assert_close(residual, scale * background[0][start : start + 800], rtol=1e-4, atol=1e-5)
+    snr = 10 * torch.log10(wave.square().mean() / residual.square().mean())
+    assert snr.item() == pytest.approx(0.0, abs=1e-3)
+    # a clip shorter than the wave is tiled: the residual repeats with the clip's period and matches its tiling
+    short_clip = torch.randn(100)
+    short = augment(torch.ones(800), [short_clip])
+    assert short.shape == (800,)
+    residual = short - 1.0
+    torch.testing.assert_close(residual[100:], residual[:-100], rtol=1e-4, atol=1e-5)
+    similarity, _ = _best_segment(residual, short_clip.repeat(9))
+    assert similarity == pytest.approx(1.0, abs=1e-5)
+
+
+def test_gaussian_noise_ignores_the_background_clips():
+    torch.manual_seed(0)
+    augment = WaveformAugment(800, speeds=[], shift_seconds=0, gain_db=0, noise_prob=1.0, snr_db=0.0, noise="gaussian")
+    wave, background = torch.randn(800), torch.randn(2000)
+    similarity, _ = _best_segment(augment(wave, [background]) - wave, background)
+    assert similarity < 0.5
 
 
 @pytest.mark.parametrize(
