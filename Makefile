@@ -27,8 +27,8 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check src tests scripts benchmarks *.py
-	$(VENV)/bin/ruff format --check src tests scripts benchmarks *.py
+	$(VENV)/bin/ruff check src tests scripts *.py
+	$(VENV)/bin/ruff format --check src tests scripts *.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache

@@ -1,8 +1,8 @@
-"""``python scripts/benchmark.py`` / ``seqconv-bench``: run the comparisons, write the table, JSON and plots.
+"""``seqconv-bench`` / ``python -m seqconv.bench``: run the comparisons, write the table, JSON and plots.
 
-    python scripts/benchmark.py                          # everything, about 10-15 minutes on 2 cores
-    python scripts/benchmark.py --only windowing compute # a subset
-    python scripts/benchmark.py --quick --out /tmp/b     # tiny sizes: checks that it runs, figures mean nothing
+    seqconv-bench                                # everything, about 10-15 minutes on 2 cores
+    seqconv-bench --only windowing compute       # a subset
+    seqconv-bench --quick --out /tmp/b           # tiny sizes: checks that it runs, figures mean nothing
 
 Writes ``results.md`` (the table, with date and machine), ``results.json`` (every raw number) and
 ``long_sequence.png`` into ``--out`` (default ``logs/bench/<date>_<time>``), and prints the table.
@@ -65,7 +65,7 @@ def run_suite(ctx: Context, names: list[str]) -> list[Row]:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, run the suite, write and print the results."""
-    parser = argparse.ArgumentParser(description="seqconv's performance suite", epilog=__doc__)
+    parser = argparse.ArgumentParser(prog="seqconv-bench", description="seqconv's performance suite", epilog=__doc__)
     parser.add_argument("--out", type=Path, help="output folder (default logs/bench/<date>_<time>)")
     parser.add_argument("--only", nargs="+", choices=list(COMPARISONS), help="run these comparisons only")
     parser.add_argument("--repeats", type=int, help="repeats of each timed thing (default 3, 1 with --quick)")
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--repeats must be at least 1, got {repeats}")
     ctx = Context(out.resolve(), quick=args.quick, repeats=repeats)
     machine = machine_info()
-    command = shlex.join(["python", "scripts/benchmark.py", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(["seqconv-bench", *(sys.argv[1:] if argv is None else argv)])
     start = time.perf_counter()
     rows = run_suite(ctx, args.only or list(COMPARISONS))
     machine["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -1,5 +1,5 @@
-"""End to end: the plain-loop tutorial script vs ``train.py model=tscnn data=stocks_synthetic
-experiment=classic_synthetic``, each a fresh process, timed from start to exit.
+"""End to end: the plain-loop tutorial (:mod:`seqconv.bench.plain_loop`) vs ``train.py model=tscnn
+data=stocks_synthetic experiment=classic_synthetic``, each a fresh process, timed from start to exit.
 
 Both train the same network for 50 epochs with batch 32 on windows of 100 steps of the same 1,000-point random
 walk, then report the test MSE in price units. They split differently: the tutorial draws 20% of the windows at
@@ -23,38 +23,24 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-import seqconv
 from seqconv.bench.measure import Context, median, read_json, run_python
 from seqconv.bench.report import Row
 
-__all__ = ["PhaseClock", "baseline_script", "run"]
+__all__ = ["PhaseClock", "run"]
 
 SPEEDUP_GOAL = 2.0
 PHASES = {"startup": "start-up", "setup": "set-up", "fit": "fit", "test_and_exit": "test and exit"}
 # on the CPU, like the tutorial, also where a GPU is present
 SEQCONV = ["-m", "seqconv.cli.train", "model=tscnn", "data=stocks_synthetic", "experiment=classic_synthetic"]
 SEQCONV += ["trainer.accelerator=cpu"]
-
-
-def baseline_script() -> Path:
-    """``benchmarks/plain_loop_baseline.py`` of this checkout (the working directory's, else the source tree's).
-
-    Raises:
-        FileNotFoundError: neither exists (an installed wheel ships no ``benchmarks/``).
-    """
-    relative = Path("benchmarks/plain_loop_baseline.py")
-    for root in (Path.cwd(), Path(seqconv.__file__).resolve().parents[2]):
-        if (root / relative).is_file():
-            return root / relative
-    raise FileNotFoundError(
-        f"{relative} not found in {Path.cwd()} or the seqconv source tree; run the suite from a seqconv checkout"
-    )
+# the tutorial's loop; run as a module it loads only the stdlib-only package ``seqconv.bench`` besides torch and numpy
+BASELINE = ["-m", "seqconv.bench.plain_loop"]
 
 
 def _baseline(ctx: Context, name: str, seed: int, epochs: int, extra: list[str]) -> dict:
     out = ctx.out / "end_to_end" / f"{name}_{seed}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    args = [str(baseline_script()), "--seed", str(seed), "--epochs", str(epochs), "--json", str(out), *extra]
+    args = [*BASELINE, "--seed", str(seed), "--epochs", str(epochs), "--json", str(out), *extra]
     seconds, _ = run_python(args, ctx.out, timeout=900)
     return {"seconds": seconds, **read_json(out)}
 

@@ -1,7 +1,7 @@
 """CPU inference benchmark: eager vs TorchScript vs torch.compile vs torch.export vs onnxruntime, and streaming.
 
-    .venv/bin/python scripts/bench_inference.py                 # both models, 1 thread, prints Markdown tables
-    .venv/bin/python scripts/bench_inference.py --threads 2 --rounds 9
+    python -m seqconv.bench.inference                   # both models, 1 thread, prints Markdown tables
+    python -m seqconv.bench.inference --threads 2 --rounds 9
 
 * batch-1 latency (median microseconds per call) and batch-64 throughput (samples per second) of the classic
   ``TimeSeriesCNN`` (window 30) and of ``TCNForecaster`` (window 30), every runtime on the same weights;
@@ -16,10 +16,7 @@ of them alike; compare the ratios within one table rather than absolute numbers 
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from seqconv.bench.measure import interleaved, machine_info, median
 from seqconv.export import export_network, load_runner
 from seqconv.models import TCNForecaster, TimeSeriesCNN
 from seqconv.streaming import export_streaming_step, streaming_step
@@ -34,23 +32,20 @@ from seqconv.streaming import export_streaming_step, streaming_step
 Call = Callable[[], object]
 
 
-def _time_calls(call: Call, calls: int) -> float:
-    """Seconds per call over ``calls`` calls."""
-    start = time.perf_counter()
-    for _ in range(calls):
-        call()
-    return (time.perf_counter() - start) / calls
+def _repeat(call: Call, times: int) -> Call:
+    """``call`` made ``times`` times in a row, as one call (so that a timed round holds many short calls)."""
+
+    def repeated() -> None:
+        for _ in range(times):
+            call()
+
+    return repeated
 
 
-def interleaved(candidates: dict[str, Call], calls: int, rounds: int) -> dict[str, float]:
-    """Median seconds per call of each candidate, timed in interleaved rounds after one warm-up round."""
-    timings: dict[str, list[float]] = {name: [] for name in candidates}
-    for round_ in range(rounds + 1):
-        for name, call in candidates.items():
-            seconds = _time_calls(call, calls if round_ else max(1, calls // 4))
-            if round_:
-                timings[name].append(seconds)
-    return {name: statistics.median(values) for name, values in timings.items()}
+def per_call(candidates: dict[str, Call], calls: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each candidate: ``calls`` calls per round, interleaved rounds after a warm-up."""
+    batches = {name: _repeat(call, calls) for name, call in candidates.items()}
+    return {name: median(seconds) / calls for name, seconds in interleaved(batches, rounds).items()}
 
 
 def _onnx_call(path: Path, x: torch.Tensor, threads: int) -> Call:
@@ -96,8 +91,8 @@ def bench_model(name: str, net: nn.Module, length: int, rounds: int, threads: in
         one, many = torch.randn(1, 1, length), torch.randn(64, 1, length)
         calls_one, skipped = runtimes(net, one, Path(tmp) / "b1", threads)
         calls_many, _ = runtimes(net, many, Path(tmp) / "b64", threads)
-        latency = interleaved(calls_one, calls=200, rounds=rounds)
-        per_batch = interleaved(calls_many, calls=20, rounds=rounds)
+        latency = per_call(calls_one, calls=200, rounds=rounds)
+        per_batch = per_call(calls_many, calls=20, rounds=rounds)
     eager_latency, eager_rate = latency["eager"], 64 / per_batch["eager"]
     for runtime in latency:
         rate = 64 / per_batch[runtime]
@@ -135,24 +130,15 @@ def bench_streaming(rounds: int, threads: int, batch: int) -> list[str]:
             "streaming step (TorchScript)": lambda: scripted(sample, state),
             "streaming step (onnxruntime)": lambda: session.run(None, feed),
         }
-        seconds = interleaved(candidates, calls=50, rounds=rounds)
+        seconds = per_call(candidates, calls=50, rounds=rounds)
     base = seconds[f"recompute {field} steps (eager)"]
     for name, value in seconds.items():
         rows.append(f"| {batch} | {name} | {value * 1e6 / batch:,.1f} | {base / value:.1f}x |")
     return rows
 
 
-def _cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m seqconv.bench.inference", description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1, help="torch and onnxruntime intra-op threads")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (median reported)")
     parser.add_argument("--models", nargs="+", default=["tscnn", "tcn"], choices=["tscnn", "tcn"])
@@ -160,7 +146,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(
-        f"CPU: {_cpu_name()}, {args.threads} thread(s); torch {torch.__version__}; "
+        f"CPU: {machine_info()['cpu']}, {args.threads} thread(s); torch {torch.__version__}; "
         f"median of {args.rounds} interleaved rounds\n"
     )
     nets = {"TimeSeriesCNN": (TimeSeriesCNN(1, 30), 30), "TCNForecaster": (TCNForecaster(1, 1), 30)}

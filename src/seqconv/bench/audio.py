@@ -6,8 +6,8 @@ per split, with training capped at ``--minutes`` of wall time (``trainer.max_tim
 * ``standard``: FSDD's own split (recordings 0-4 of every digit and speaker are the test set);
 * ``speaker:<name>``: every recording of ``<name>`` is the test set, so the model never heard that voice.
 
-    python scripts/bench_audio.py --url data/fsdd_mirror/v1.0.10.zip --speakers rms scotm
-    python scripts/bench_audio.py --url data/fsdd_mirror/v1.0.10.zip -- model.net.frontend=mel
+    python -m seqconv.bench.audio --url data/fsdd_mirror/v1.0.10.zip --speakers rms scotm
+    python -m seqconv.bench.audio --url data/fsdd_mirror/v1.0.10.zip -- model.net.frontend=mel
 
 Extra Hydra overrides go after ``--``. Results are printed as a table and written to ``--out``/results.json.
 """
@@ -73,7 +73,9 @@ def run(name: str, overrides: list[str], out: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m seqconv.bench.audio", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", required=True, help="FSDD archive (URL, file:// or local path)")
     parser.add_argument("--speakers", nargs="*", default=[], help="speakers to hold out, one run each")
     parser.add_argument("--minutes", type=float, default=5.0, help="training wall-time cap per run")

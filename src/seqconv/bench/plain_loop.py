@@ -14,9 +14,12 @@ interleave with, and overlap, training windows; ``--split chronological`` holds 
 (after 15% for validation, unused here), as seqconv does. Its test MSE is the one comparable with seqconv's
 ``test/mse``. Both are in price units.
 
-    python benchmarks/plain_loop_baseline.py                     # prints wall time and test MSE
-    python benchmarks/plain_loop_baseline.py --split chronological --json out.json
-    python benchmarks/plain_loop_baseline.py --threads 1   # what seqconv's runtime.num_threads=auto picks here
+    python -m seqconv.bench.plain_loop                           # prints wall time and test MSE
+    python -m seqconv.bench.plain_loop --split chronological --json out.json
+    python -m seqconv.bench.plain_loop --threads 1   # what seqconv's runtime.num_threads=auto picks here
+
+It stands for code written without seqconv, so it imports nothing from seqconv (only numpy and torch); the
+suite's end-to-end comparison (:mod:`seqconv.bench.end_to_end`) runs it in a fresh process.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ class ConvForecaster(nn.Module):
 
 def main() -> None:
     """Train, test, print the wall time and the test MSE in price units."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m seqconv.bench.plain_loop", description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("random", "chronological"), default="random")
     parser.add_argument("--seed", type=int, default=42, help="torch seed and random_state of the split")
     parser.add_argument("--epochs", type=int, default=EPOCHS)

@@ -1,11 +1,12 @@
 """Benchmark: train the default ``model=textcnn data=reviews`` config, report test accuracy and wall time.
 
-Runs the real entry point (``train.py``) in a subprocess after preparing the data once in this process, so the
-reported training time excludes the download, extraction and tokenization (which are cached on disk):
+Runs the real entry point (``seqconv-train``, i.e. ``train.py``) in a subprocess after preparing the data once in
+this process, so the reported training time excludes the download, extraction and tokenization (which are cached
+on disk). Paths are relative to the working directory, like ``train.py``'s:
 
-    python scripts/bench_textcnn.py                                  # IMDB from Stanford
-    python scripts/bench_textcnn.py --url http://127.0.0.1:8000/aclImdb_mirror.tar.gz --sha256 <sha>
-    python scripts/bench_textcnn.py --path /data/aclImdb
+    python -m seqconv.bench.textcnn                                  # IMDB from Stanford
+    python -m seqconv.bench.textcnn --url http://127.0.0.1:8000/aclImdb_mirror.tar.gz --sha256 <sha>
+    python -m seqconv.bench.textcnn --path /data/aclImdb
 
 Only the epoch budget differs from the defaults (``--max-epochs``, and ``--max-minutes`` as a hard stop of
 ``trainer.max_time``); the checkpoint with the best validation loss is tested on the full test split.
@@ -21,10 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def data_overrides(args: argparse.Namespace) -> list[str]:
+    """The Hydra overrides that point both the preparation and the training run at the same data."""
     overrides = [f"paths.data_dir={args.data_dir}"]
     if args.path:
         overrides.append(f"data.path={args.path}")
@@ -49,17 +49,22 @@ def prepare(overrides: list[str]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m seqconv.bench.textcnn",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--url", help="data.url: an aclImdb .tar.gz mirror")
     parser.add_argument("--sha256", help="data.sha256 of that archive")
     parser.add_argument("--path", help="data.path: a local aclImdb folder, archive or table")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "data", help="paths.data_dir (download cache)")
-    parser.add_argument("--out", type=Path, default=REPO / "logs" / "bench_textcnn", help="run folder")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="paths.data_dir (download cache)")
+    parser.add_argument("--out", type=Path, default=Path("logs/bench_textcnn"), help="run folder")
     parser.add_argument("--max-epochs", type=int, default=4)
     parser.add_argument("--max-minutes", type=int, default=15, help="hard stop for training (trainer.max_time)")
     parser.add_argument("--threads", type=int, default=2, help="runtime.num_threads")
-    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for train.py")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for the training run")
     args = parser.parse_args()
+    args.data_dir, args.out = args.data_dir.resolve(), args.out.resolve()
 
     overrides = data_overrides(args)
     start = time.perf_counter()
@@ -68,7 +73,8 @@ def main() -> None:
 
     command = [
         sys.executable,
-        str(REPO / "train.py"),
+        "-m",
+        "seqconv.cli.train",
         "model=textcnn",
         "data=reviews",
         *overrides,
@@ -80,10 +86,10 @@ def main() -> None:
     ]
     print(" ".join(command), flush=True)
     start = time.perf_counter()
-    proc = subprocess.run(command, cwd=REPO)
+    proc = subprocess.run(command)
     train_s = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"train.py failed with exit status {proc.returncode}")
+        raise SystemExit(f"seqconv.cli.train failed with exit status {proc.returncode}")
     metrics = json.loads((args.out / "metrics.json").read_text())
     result = {
         "test_acc": metrics["test/acc"],
