@@ -1,13 +1,15 @@
-"""Build a run from a composed Hydra config: datamodule -> network -> task -> trainer.
+"""Build a run from a composed Hydra config (datamodule -> network -> task -> trainer), or restore one from a
+checkpoint.
 
-Shared by ``train.py`` and ``eval.py``. Sizes that follow from the data (channels, window length, vocabulary,
-classes) are read from the datamodule's ``dims`` and filled into the network config's ``???`` fields, so they
-are never typed twice.
+Shared by ``train.py``, ``eval.py`` and ``export.py``. Sizes that follow from the data (channels, window length,
+vocabulary, classes) are read from the datamodule's ``dims`` and filled into the network config's ``???``
+fields, so they are never typed twice.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import lightning as L
 import torch
@@ -16,10 +18,22 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from seqconv.data.datamodule import SeqDataModule
 from seqconv.errors import ConfigError
 from seqconv.runtime import set_num_threads
+from seqconv.training.checkpoint_io import CONFIG_KEY, PREPROCESSOR_KEY, load_run_checkpoint
 
-__all__ = ["check_config", "apply_num_threads", "build_datamodule", "build_task", "build_trainer", "count_parameters"]
+__all__ = [
+    "apply_num_threads",
+    "build_datamodule",
+    "build_task",
+    "build_trainer",
+    "check_config",
+    "count_parameters",
+    "load_run_checkpoint",
+    "restore_datamodule",
+]
+
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +54,36 @@ def apply_num_threads(
     return set_num_threads(setting, task.net, next(iter(loader))["x"])
 
 
-def build_datamodule(data_cfg: DictConfig, stage: str = "fit") -> L.LightningDataModule:
-    """Instantiate the datamodule and run its ``prepare_data`` and ``setup``."""
+def _instantiate_datamodule(data_cfg: DictConfig) -> SeqDataModule:
     datamodule = instantiate(data_cfg, _convert_="all")
+    if not isinstance(datamodule, SeqDataModule):
+        raise ConfigError(
+            f"data._target_={data_cfg.get('_target_')!r} builds a {type(datamodule).__name__}, which is not a "
+            "seqconv.data.SeqDataModule (the contract train.py, eval.py and export.py rely on); subclass it"
+        )
+    return datamodule
+
+
+def build_datamodule(data_cfg: DictConfig, stage: str = "fit") -> SeqDataModule:
+    """Instantiate the datamodule and run its ``prepare_data`` and ``setup``."""
+    datamodule = _instantiate_datamodule(data_cfg)
+    datamodule.prepare_data()
+    datamodule.setup(stage)
+    return datamodule
+
+
+def restore_datamodule(
+    checkpoint: dict[str, Any], data_overrides: DictConfig | dict | None = None, stage: str = "test"
+) -> SeqDataModule:
+    """The datamodule of a checkpoint's run, its fitted preprocessor restored, ``data_overrides`` applied on top
+    (e.g. ``{"path": "other.csv"}``), prepared and set up for ``stage``.
+
+    Raises:
+        ConfigError: an override changes what the model reads (e.g. ``data.window``); the message names the key.
+    """
+    data_cfg = OmegaConf.merge(OmegaConf.create(checkpoint[CONFIG_KEY]["data"]), OmegaConf.create(data_overrides or {}))
+    datamodule = _instantiate_datamodule(data_cfg)
+    datamodule.load_state_dict({"preprocessor": checkpoint[PREPROCESSOR_KEY]})
     datamodule.prepare_data()
     datamodule.setup(stage)
     return datamodule
@@ -59,7 +100,7 @@ def check_config(cfg: DictConfig) -> None:
     network on PyTorch's ``meta`` device (shapes only, no memory), with the sizes the datamodule knows from its
     config (window, channels) and stand-ins for those only the data can tell. Errors name the config key.
     """
-    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule = _instantiate_datamodule(cfg.data)
     try:
         dims = datamodule.dims
     except RuntimeError:  # sizes that need the data
@@ -94,7 +135,7 @@ def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def build_task(cfg: DictConfig, datamodule: L.LightningDataModule) -> tuple[L.LightningModule, DictConfig]:
+def build_task(cfg: DictConfig, datamodule: SeqDataModule) -> tuple[L.LightningModule, DictConfig]:
     """Network + task from ``cfg.model`` and ``cfg.task``; returns the task and the filled network config."""
     net_cfg = _fill_sizes(cfg.model.net, datamodule.dims)
     net = instantiate(net_cfg, _convert_="all")

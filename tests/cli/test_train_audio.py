@@ -66,7 +66,7 @@ def test_eval_reproduces_test_acc_with_the_stored_class_map(run_entry, fsdd_url)
     )  # fmt: skip
     assert train.proc.returncode == 0, train.output
     best = Path(train.metrics["best_model_path"])
-    state = torch.load(best, map_location="cpu", weights_only=False)["seqconv_data_state"]
+    state = torch.load(best, map_location="cpu", weights_only=True)["seqconv_preprocessor"]
     assert state["classes"] == [str(d) for d in range(10)] and state["sample_rate"] == 8000
     evaluated = run_entry("eval.py", f"ckpt_path={best}", "runtime.num_threads=1")
     assert evaluated.proc.returncode == 0, evaluated.output

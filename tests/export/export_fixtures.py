@@ -1,5 +1,5 @@
-"""Helpers of the export tests: checkpoints shaped like train.py's (run config, data state, ``net.*`` weights)
-for every model, without training.
+"""Helpers of the export tests: checkpoints shaped like train.py's (run config, fitted preprocessor, ``net.*``
+weights) for every model, without training. (The train = serve tests use checkpoints that train.py wrote.)
 
 Each comes with real data on disk (the built-in S&P 500, a small reviews table, a folder of tones), so the
 export's parity check on real inputs and prediction on raw files run the real datamodules.
@@ -16,7 +16,10 @@ import soundfile as sf
 import torch
 from hydra.utils import instantiate
 
-from seqconv.data.text import create_tokenizer
+from seqconv.data import StandardScaler, StocksPreprocessor
+from seqconv.data.audio import AudioPreprocessor
+from seqconv.data.text import TextPreprocessor, create_tokenizer
+from seqconv.training import CONFIG_KEY, PREPROCESSOR_KEY
 
 MODELS = ("tscnn", "tcn", "textcnn", "audiocnn", "audiocnn_classic")
 SAMPLE_RATE, CLIP = 8000, 2000
@@ -113,11 +116,20 @@ def write_tones(root: Path, per_class: int = 6) -> Path:
 
 
 def _data(model: str, root: Path) -> tuple[dict, dict, dict]:
-    """``(data config, data state, net config)`` for ``model`` with data under ``root``."""
+    """``(data config, preprocessor state, net config)`` for ``model`` with data under ``root``."""
     net = dict(_NETS[model])
     if model in ("tscnn", "tcn"):
-        state = {"feature_scaler": {"mean": [3e-4], "std": [0.012]}, "target_scaler": {"mean": [2e-4], "std": [0.011]}}
-        return dict(_STOCKS), state, net
+        pre = StocksPreprocessor(
+            ["close"],
+            "close",
+            "log_return",
+            30,
+            1,
+            "date",
+            StandardScaler([3e-4], [0.012]),
+            StandardScaler([2e-4], [0.011]),
+        )
+        return dict(_STOCKS), pre.state_dict(), net
     if model == "textcnn":
         table = write_reviews(root / "reviews.csv")
         tokenizer = create_tokenizer("word", min_freq=1).fit(POSITIVE + NEGATIVE)
@@ -132,7 +144,7 @@ def _data(model: str, root: Path) -> tuple[dict, dict, dict]:
             "batch_size": 16,
         }
         net["vocab_size"] = tokenizer.vocab_size
-        return data, {"tokenizer": tokenizer.state_dict(), "classes": ["neg", "pos"]}, net
+        return data, TextPreprocessor(tokenizer, 50, ["neg", "pos"]).state_dict(), net
     folder = root / "tones"
     if not folder.is_dir():
         write_tones(folder)
@@ -147,13 +159,12 @@ def _data(model: str, root: Path) -> tuple[dict, dict, dict]:
         "augment": None,
         "batch_size": 16,
     }
-    state = {"classes": ["high", "low"], "sample_rate": SAMPLE_RATE, "clip_length": CLIP, "normalize": "peak"}
-    return data, state, net
+    return data, AudioPreprocessor(SAMPLE_RATE, CLIP, "peak", ["high", "low"]).state_dict(), net
 
 
-def save_checkpoint(path: Path, config: dict, data_state: dict, net: torch.nn.Module) -> Path:
+def save_checkpoint(path: Path, config: dict, preprocessor: dict, net: torch.nn.Module) -> Path:
     weights = {f"net.{k}": v for k, v in net.state_dict().items()}
-    torch.save({"seqconv_config": config, "seqconv_data_state": data_state, "state_dict": weights}, path)
+    torch.save({CONFIG_KEY: config, PREPROCESSOR_KEY: preprocessor, "state_dict": weights}, path)
     return path
 
 

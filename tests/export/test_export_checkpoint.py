@@ -7,6 +7,7 @@ from export_fixtures import save_checkpoint
 from seqconv.errors import ConfigError, DataError
 from seqconv.export import expected_model_class, load_run, real_batch
 from seqconv.models import TCNForecaster, TimeSeriesCNN
+from seqconv.training import CONFIG_KEY, PREPROCESSOR_KEY
 
 
 def test_a_checkpoint_loads_into_the_plain_network(checkpoints):
@@ -18,8 +19,9 @@ def test_a_checkpoint_loads_into_the_plain_network(checkpoints):
 
 
 @pytest.mark.parametrize(("model", "domain"), [("textcnn", "text"), ("audiocnn", "audio"), ("tscnn", "forecasting")])
-def test_the_domain_follows_from_the_task_and_the_data_state(checkpoints, model, domain):
-    assert load_run(checkpoints(model)).domain == domain
+def test_the_domain_is_declared_by_the_stored_preprocessor(checkpoints, model, domain):
+    run = load_run(checkpoints(model))
+    assert run.domain == domain == run.preprocessor.domain
 
 
 def test_not_a_checkpoint(tmp_path):
@@ -33,12 +35,16 @@ def test_not_a_checkpoint(tmp_path):
         load_run(plain)
     with pytest.raises(ConfigError, match="no such file"):
         load_run(tmp_path / "missing.ckpt")
+    older = tmp_path / "older.ckpt"  # a run config but no stored preprocessor: written before it was stored
+    torch.save({CONFIG_KEY: {"model": {}}, "seqconv_data_state": {}}, older)
+    with pytest.raises(ConfigError, match="did not store the fitted preprocessor.*retrain"):
+        load_run(older)
 
 
 def test_weights_of_another_model_than_the_config_says(checkpoints, tmp_path):
     tcn = torch.load(checkpoints("tcn"), weights_only=True)
     other = TimeSeriesCNN(1, 30)
-    mixed = save_checkpoint(tmp_path / "mixed.ckpt", tcn["seqconv_config"], tcn["seqconv_data_state"], other)
+    mixed = save_checkpoint(tmp_path / "mixed.ckpt", tcn[CONFIG_KEY], tcn[PREPROCESSOR_KEY], other)
     with pytest.raises(ConfigError, match=r"weights do not fit the TCNForecaster.*missing \['head.bias'"):
         load_run(mixed)
 

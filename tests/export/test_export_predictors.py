@@ -10,6 +10,7 @@ import pytest
 import torch
 from export_fixtures import write_tones
 
+from seqconv.data import StandardScaler, StocksPreprocessor, preprocessor_from_state
 from seqconv.errors import ConfigError, DataError
 from seqconv.export import (
     as_predict_fn,
@@ -35,20 +36,10 @@ def _prices(path, values, start="2020-01-01", extra: dict | None = None):
     return path
 
 
-def _forecast_sidecar(transform="log_return", window=5, features=("close",), horizon=1):
-    return {
-        "task": "forecasting",
-        "preprocessing": {
-            "columns": list(features),
-            "target": "close",
-            "date_column": "date",
-            "transform": transform,
-            "window": window,
-            "horizon": horizon,
-            "feature_scaler": {"mean": [0.01] * len(features), "std": [2.0] * len(features)},
-        },
-        "postprocessing": {"target_transform": transform, "target_mean": 0.001, "target_std": 0.02},
-    }
+def _forecaster(transform="log_return", window=5, features=("close",), horizon=1, mean=0.01, std=2.0):
+    """A fitted stocks preprocessor: input scaler (mean, std) per feature, target scaler (0.001, 0.02)."""
+    scalers = StandardScaler([mean] * len(features), [std] * len(features)), StandardScaler([0.001], [0.02])
+    return StocksPreprocessor(features, "close", transform, window, horizon, "date", *scalers)
 
 
 def test_log_return_forecast_is_mapped_back_to_price_units(tmp_path):
@@ -59,7 +50,7 @@ def test_log_return_forecast_is_mapped_back_to_price_units(tmp_path):
         seen.append(x)
         return torch.full((1, 1), 0.5)
 
-    rows = forecast_csv(predict, _forecast_sidecar(), _prices(tmp_path / "p.csv", values))
+    rows = forecast_csv(predict, _forecaster(), _prices(tmp_path / "p.csv", values))
     assert rows == [
         {"step": 1, "last_date": "2020-01-09", "last_price": 105.0, "forecast": pytest.approx(105 * math.exp(0.011))}
     ]
@@ -69,11 +60,10 @@ def test_log_return_forecast_is_mapped_back_to_price_units(tmp_path):
 
 
 def test_level_forecast_recursion_feeds_each_forecast_back(tmp_path):
-    sidecar = _forecast_sidecar("level", window=3)
-    sidecar["preprocessing"]["feature_scaler"] = {"mean": [0.0], "std": [1.0]}
-    sidecar["postprocessing"].update(target_mean=0.0, target_std=1.0)
+    pre = _forecaster("level", window=3, mean=0.0, std=1.0)
+    pre.target_scaler = StandardScaler([0.0], [1.0])
     # a model that forecasts the mean of its window: the recursion must see its own forecasts
-    rows = forecast_csv(lambda x: x.mean(dim=-1), sidecar, _prices(tmp_path / "p.csv", [1.0, 2.0, 3.0, 6.0]), 3)
+    rows = forecast_csv(lambda x: x.mean(dim=-1), pre, _prices(tmp_path / "p.csv", [1.0, 2.0, 3.0, 6.0]), 3)
     first = (2 + 3 + 6) / 3
     second = (3 + 6 + first) / 3
     assert [r["forecast"] for r in rows] == pytest.approx([first, second, (6 + first + second) / 3])
@@ -81,9 +71,9 @@ def test_level_forecast_recursion_feeds_each_forecast_back(tmp_path):
 
 
 def test_recursion_needs_a_single_feature_one_step_model(tmp_path):
-    sidecar = _forecast_sidecar(features=("close", "volume"))
+    pre = _forecaster(features=("close", "volume"))
     with pytest.raises(ConfigError, match=r"horizon=3 feeds each forecast back.*use horizon=1"):
-        forecast_csv(lambda x: x[:, :1, -1], sidecar, tmp_path / "p.csv", horizon=3)
+        forecast_csv(lambda x: x[:, :1, -1], pre, tmp_path / "p.csv", horizon=3)
 
 
 @pytest.mark.parametrize(
@@ -98,19 +88,19 @@ def test_recursion_needs_a_single_feature_one_step_model(tmp_path):
 def test_price_csv_checks(tmp_path, values, extra, fragment):
     path = _prices(tmp_path / "p.csv", values, extra=extra)
     if fragment is None:
-        assert len(forecast_csv(lambda x: torch.zeros(1, 1), _forecast_sidecar(), path)) == 1
+        assert len(forecast_csv(lambda x: torch.zeros(1, 1), _forecaster(), path)) == 1
     else:
         with pytest.raises(DataError, match=fragment):
-            forecast_csv(lambda x: torch.zeros(1, 1), _forecast_sidecar(), path)
+            forecast_csv(lambda x: torch.zeros(1, 1), _forecaster(), path)
 
 
 def test_missing_columns_name_what_the_model_was_trained_on(tmp_path):
     path = tmp_path / "p.csv"
     pd.DataFrame({"Date": ["2020-01-01"], "Price": [1.0]}).to_csv(path, index=False)
     with pytest.raises(DataError, match=r"missing column\(s\) \['close'\]; the model was trained on \['close'\]"):
-        forecast_csv(lambda x: torch.zeros(1, 1), _forecast_sidecar(), path)
+        forecast_csv(lambda x: torch.zeros(1, 1), _forecaster(), path)
     with pytest.raises(DataError, match="no such file"):
-        forecast_csv(lambda x: torch.zeros(1, 1), _forecast_sidecar(), tmp_path / "nope.csv")
+        forecast_csv(lambda x: torch.zeros(1, 1), _forecaster(), tmp_path / "nope.csv")
 
 
 @pytest.mark.parametrize("model", ["tscnn", "tcn", "textcnn", "audiocnn", "audiocnn_classic"])
@@ -126,8 +116,10 @@ def test_checkpoint_and_export_predict_the_same(checkpoints, tmp_path, model):
         source.write_text("a great movie\n\n  terrible, boring<br />waste  \nunseen words only\n")
     else:
         source = write_tones(tmp_path / "clips", per_class=2)
-    from_checkpoint = predict_file(as_predict_fn(run.net), describe_run(run), source, batch_size=3)
-    from_export = predict_file(as_predict_fn(load_runner(path, "onnx")), read_sidecar(path), source, batch_size=3)
+    exported = preprocessor_from_state(read_sidecar(path)["preprocessing"])
+    assert exported.state_dict() == run.preprocessor.state_dict()  # the sidecar holds the very same preprocessor
+    from_checkpoint = predict_file(as_predict_fn(run.net), run.preprocessor, source, batch_size=3)
+    from_export = predict_file(as_predict_fn(load_runner(path, "onnx")), exported, source, batch_size=3)
     assert len(from_checkpoint) == len(from_export) == {"forecasting": 1, "text": 3, "audio": 4}[run.domain]
     for a, b in zip(from_checkpoint, from_export, strict=True):
         if run.domain == "forecasting":
@@ -146,22 +138,22 @@ def test_audio_and_text_inputs_that_do_not_fit(checkpoints, tmp_path):
     not_audio = tmp_path / "notes.txt"
     not_audio.write_text("not audio")
     with pytest.raises(DataError, match="not an audio file"):
-        predict_file(audio_fn, describe_run(audio), not_audio)
+        predict_file(audio_fn, audio.preprocessor, not_audio)
     fake = tmp_path / "fake.wav"
     fake.write_bytes(b"RIFF0000WAVEjunk")
     with pytest.raises(DataError, match="fake.wav: cannot be decoded"):
-        predict_file(audio_fn, describe_run(audio), fake)
+        predict_file(audio_fn, audio.preprocessor, fake)
     (tmp_path / "empty_folder").mkdir()
     with pytest.raises(DataError, match="holds no audio files"):
-        predict_file(audio_fn, describe_run(audio), tmp_path / "empty_folder")
+        predict_file(audio_fn, audio.preprocessor, tmp_path / "empty_folder")
     blank = tmp_path / "blank.txt"
     blank.write_text("\n   \n")
     with pytest.raises(DataError, match="holds no text; put one text per line"):
-        predict_file(text_fn, describe_run(text), blank)
+        predict_file(text_fn, text.preprocessor, blank)
     latin = tmp_path / "latin.txt"
     latin.write_bytes("fine\ncaf\xe9\n".encode("latin-1"))
     with pytest.raises(DataError, match="line 2 is not valid UTF-8"):
-        predict_file(text_fn, describe_run(text), latin)
+        predict_file(text_fn, text.preprocessor, latin)
 
 
 def test_predictions_are_written_as_csv_or_json(tmp_path):

@@ -40,8 +40,8 @@ def test_forecasting_sidecar_has_scalers_transform_and_the_fixed_length(checkpoi
     assert x["shape"] == ["batch", 1, 30] and x["dynamic_axes"] == {"0": "batch"}
     assert "flatten head fixes the input length" in x["length"]
     pre, post = sidecar["preprocessing"], sidecar["postprocessing"]
-    assert pre["columns"] == ["close"] and pre["target"] == "close" and pre["window"] == 30
-    assert pre["transform"] == "log_return" and pre["feature_scaler"] == run.data_state["feature_scaler"]
+    assert pre["features"] == ["close"] and pre["target"] == "close" and pre["window"] == 30
+    assert pre["transform"] == "log_return" and pre["feature_scaler"] == run.preprocessor.feature_scaler.to_dict()
     assert post["target_mean"] == 2e-4 and post["target_std"] == 0.011
     assert "last_price * exp(target_mean + target_std * y)" in post["formula"]
     assert max(sidecar["parity"]["max_abs_diff"].values()) <= sidecar["parity"]["tolerance"]
@@ -59,20 +59,21 @@ def test_text_sidecar_writes_the_tokenizer_beside_the_model(checkpoints, tmp_pat
     sidecar = json.loads(written.read_text())
     pre = sidecar["preprocessing"]
     assert "tokenizer" not in pre and pre["tokenizer_file"] == tokenizer_path(path).name
-    assert pre["pad_id"] == 0 and pre["unk_id"] == 1 and pre["max_length"] == 50 and pre["tokenizer_kind"] == "word"
+    assert pre["pad_id"] == 0 and pre["unk_id"] == 1 and pre["max_length"] == 50
+    assert json.loads(tokenizer_path(path).read_text())["kind"] == "word"
     assert sidecar["inputs"][0]["dtype"] == "int64" and sidecar["inputs"][0]["shape"] == ["batch", "length"]
     assert sidecar["postprocessing"]["class_names"] == ["neg", "pos"]
     tokenizer = tokenizer_from_state(json.loads(tokenizer_path(path).read_text()))
-    original = tokenizer_from_state(run.data_state["tokenizer"])
+    original = run.preprocessor.tokenizer
     assert tokenizer.encode("a great movie") == original.encode("a great movie")
-    assert read_sidecar(path)["preprocessing"]["tokenizer"] == run.data_state["tokenizer"]
+    assert read_sidecar(path)["preprocessing"]["tokenizer"] == run.preprocessor.tokenizer.state_dict()
 
 
 def test_audio_sidecar_has_sample_rate_clip_length_and_classes(checkpoints, tmp_path):
     _, _, written = _export(checkpoints, tmp_path, "audiocnn_classic")
     sidecar = json.loads(written.read_text())
     pre = sidecar["preprocessing"]
-    assert pre["sample_rate"] == 8000 and pre["clip_samples"] == 2000 and pre["clip_seconds"] == 0.25
+    assert pre["sample_rate"] == 8000 and pre["clip_length"] == 2000 and "to 2000 samples (0.25 s)" in pre["steps"][2]
     assert pre["normalize"] == "peak"
     assert sidecar["inputs"][0]["shape"] == ["batch", 2000] and sidecar["inputs"][0]["layout"].startswith("[B, T]")
     assert sidecar["postprocessing"]["class_names"] == ["high", "low"]

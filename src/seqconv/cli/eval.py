@@ -11,46 +11,23 @@ import sys
 from pathlib import Path
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqconv.cli._errors import user_errors_exit
 from seqconv.cli._overrides import check_override_keys
 from seqconv.cli._report import final_metrics, print_summary
-from seqconv.errors import ConfigError
-from seqconv.pipeline import apply_num_threads, build_task, build_trainer
+from seqconv.pipeline import apply_num_threads, build_task, build_trainer, restore_datamodule
+from seqconv.training import CONFIG_KEY, load_run_checkpoint
 from seqconv.utils import write_json_atomic
 
-__all__ = ["evaluate", "load_run_checkpoint", "main"]
-
-
-def load_run_checkpoint(path: str | Path) -> dict:
-    """Load a seqconv checkpoint on the CPU, with a clear error for a missing or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"ckpt_path={str(path)!r}: no such file (look under <run dir>/checkpoints/)")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any load failure means "not a (safe) checkpoint"
-        raise ConfigError(f"ckpt_path={str(path)!r} is not a readable PyTorch checkpoint ({err})") from None
-    if not isinstance(checkpoint, dict) or "seqconv_config" not in checkpoint:
-        raise ConfigError(
-            f"ckpt_path={str(path)!r} is not a seqconv training checkpoint (no stored run config); "
-            "pass a .ckpt written by train.py"
-        )
-    return checkpoint
+__all__ = ["evaluate", "main"]
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float | str]:
     """Test the checkpoint ``cfg.ckpt_path`` and write ``metrics.json`` into the run dir."""
     checkpoint = load_run_checkpoint(cfg.ckpt_path)
-    run_cfg = OmegaConf.create(checkpoint["seqconv_config"])
-    run_cfg.data = OmegaConf.merge(run_cfg.data, cfg.data)
-    datamodule = hydra.utils.instantiate(run_cfg.data, _convert_="all")
-    datamodule.load_state_dict(checkpoint.get("seqconv_data_state", {}))
-    datamodule.prepare_data()
-    datamodule.setup("test")
-    task, _ = build_task(run_cfg, datamodule)
+    datamodule = restore_datamodule(checkpoint, cfg.data, stage="test")
+    task, _ = build_task(OmegaConf.create(checkpoint[CONFIG_KEY]), datamodule)
     apply_num_threads(
         cfg.runtime.num_threads, task, datamodule.test_dataloader(), bool(cfg.trainer.get("deterministic"))
     )

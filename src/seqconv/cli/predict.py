@@ -1,7 +1,7 @@
 """``python predict.py ckpt_path=... input=...`` / ``seqconv-predict``: predictions on raw prices, audio or text.
 
 The model is a ``train.py`` checkpoint (``ckpt_path``) or a model written by ``export.py`` (``model_path``, with
-its sidecar JSON beside it); both go through the same preprocessing, described by the sidecar. Predictions go to
+its sidecar JSON beside it); both go through the same fitted preprocessor, stored in either. Predictions go to
 ``output`` (``.csv`` or ``.json``, written atomically) or are printed as JSON.
 """
 
@@ -17,11 +17,11 @@ from omegaconf import DictConfig
 
 from seqconv.cli._errors import user_errors_exit
 from seqconv.cli._overrides import check_override_keys
+from seqconv.data.preprocessor import Preprocessor, preprocessor_from_state
 from seqconv.errors import ConfigError
 from seqconv.export import (
     as_predict_fn,
     check_output_path,
-    describe_run,
     expected_model_class,
     load_run,
     load_runner,
@@ -33,13 +33,13 @@ from seqconv.export import (
 __all__ = ["load_predictor", "main", "predict"]
 
 
-def load_predictor(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
-    """``(predict_fn, sidecar)`` from ``cfg.ckpt_path`` or ``cfg.model_path``."""
+def load_predictor(cfg: DictConfig) -> tuple[Any, Preprocessor, str]:
+    """``(predict_fn, preprocessor, model class name)`` from ``cfg.ckpt_path`` or ``cfg.model_path``."""
     if (cfg.ckpt_path is None) == (cfg.model_path is None):
         raise ConfigError("pass exactly one of ckpt_path=<train.py checkpoint> or model_path=<exported model>")
     if cfg.ckpt_path is not None:
         run = load_run(cfg.ckpt_path, cfg.expect_model)
-        return as_predict_fn(run.net), describe_run(run)
+        return as_predict_fn(run.net), run.preprocessor, run.model_name
     path = Path(cfg.model_path)
     if not path.is_file():
         raise ConfigError(f"model_path={str(path)!r}: no such file (export.py prints where it wrote the model)")
@@ -54,19 +54,20 @@ def load_predictor(cfg: DictConfig) -> tuple[Any, dict[str, Any]]:
         runner = load_runner(path, sidecar["format"])
     except Exception as err:  # noqa: BLE001 - each runtime raises its own types on a bad file
         raise ConfigError(f"model_path={str(path)!r}: cannot load it as {sidecar['format']} ({err})") from None
-    return as_predict_fn(runner), sidecar
+    preprocessor = preprocessor_from_state(sidecar["preprocessing"], str(path))
+    return as_predict_fn(runner), preprocessor, sidecar["model"]["class"]
 
 
 def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     """Predict on ``cfg.input``; write ``cfg.output`` or print the predictions."""
     output = check_output_path(cfg.output)  # fail on a bad name before any work
-    predict_fn, sidecar = load_predictor(cfg)
-    rows = predict_file(predict_fn, sidecar, cfg.input, cfg.horizon, cfg.batch_size)
+    predict_fn, preprocessor, model_class = load_predictor(cfg)
+    rows = predict_file(predict_fn, preprocessor, cfg.input, cfg.horizon, cfg.batch_size)
     if output is None:
         print(json.dumps({"predictions": rows}, indent=2))
     else:
         write_predictions(rows, output)
-        print(f"{len(rows)} prediction(s) of {sidecar['model']['class']} -> {output}")
+        print(f"{len(rows)} prediction(s) of {model_class} -> {output}")
     return rows
 
 

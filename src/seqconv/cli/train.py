@@ -87,16 +87,14 @@ def train(cfg: DictConfig) -> float | None:
     trainer = build_trainer(cfg, extra_callbacks)
     if trainer.world_size > 1:
         pin_ddp_relaunch_to_job()
-    batch_size = getattr(datamodule, "batch_size", None)
-    if batch_size is not None:
-        log.info(
-            "effective batch size %d = %d per device x %d device(s) x %d node(s) x %d accumulation step(s)",
-            effective_batch_size(trainer, batch_size),
-            batch_size,
-            trainer.num_devices,
-            trainer.num_nodes,
-            trainer.accumulate_grad_batches,
-        )
+    log.info(
+        "effective batch size %d = %d per device x %d device(s) x %d node(s) x %d accumulation step(s)",
+        effective_batch_size(trainer, datamodule.batch_size),
+        datamodule.batch_size,
+        trainer.num_devices,
+        trainer.num_nodes,
+        trainer.accumulate_grad_batches,
+    )
     for logger in trainer.loggers:
         logger.log_hyperparams(run_config)
 

@@ -1,4 +1,4 @@
-"""A training checkpoint -> the plain network (no Lightning), its run config and its fitted data state."""
+"""A training checkpoint -> the plain network (no Lightning), its run config and its fitted preprocessor."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from seqconv.cli.eval import load_run_checkpoint
+from seqconv.data.preprocessor import DOMAINS, Preprocessor, preprocessor_from_state
 from seqconv.errors import ConfigError, DataError
+from seqconv.pipeline import restore_datamodule
+from seqconv.training.checkpoint_io import CONFIG_KEY, PREPROCESSOR_KEY, load_run_checkpoint
 
 __all__ = ["DOMAINS", "LoadedRun", "expected_model_class", "load_run", "real_batch"]
 
-DOMAINS = ("forecasting", "text", "audio", "classification")
 _NET_PREFIX = "net."
 
 
@@ -28,14 +29,16 @@ class LoadedRun:
     Attributes:
         net: the network in eval mode, on the CPU.
         config: the resolved run config (``config["model"]["net"]`` is the filled network config).
-        data_state: the datamodule's fitted state (scalers, tokenizer, class names, sample rate).
+        preprocessor: the fitted preprocessor that built the training batches (scalers, tokenizer, class map).
         ckpt_path: where it was read from.
+        checkpoint: the whole checkpoint (plain data and tensors).
     """
 
     net: nn.Module
     config: dict[str, Any]
-    data_state: dict[str, Any]
+    preprocessor: Preprocessor
     ckpt_path: Path
+    checkpoint: dict[str, Any]
 
     @property
     def net_config(self) -> dict[str, Any]:
@@ -49,19 +52,13 @@ class LoadedRun:
 
     @property
     def domain(self) -> str:
-        """``"forecasting"``, ``"text"``, ``"audio"`` or ``"classification"`` (other inputs)."""
-        if self.config.get("task", {}).get("_target_", "").endswith("ForecastingTask"):
-            return "forecasting"
-        if "tokenizer" in self.data_state:
-            return "text"
-        if "sample_rate" in self.data_state:
-            return "audio"
-        return "classification"
+        """One of :data:`~seqconv.data.preprocessor.DOMAINS`, as the preprocessor declares it."""
+        return self.preprocessor.domain
 
     @property
     def class_names(self) -> list[str] | None:
         """Class names in index order (classification runs)."""
-        classes = self.data_state.get("classes")
+        classes = getattr(self.preprocessor, "classes", None)
         return list(classes) if classes is not None else None
 
     def example_input(self, batch: int = 2, length: int = 64) -> torch.Tensor:
@@ -117,7 +114,8 @@ def load_run(path: str | Path, expect_model: str | None = None) -> LoadedRun:
     """
     checkpoint = load_run_checkpoint(path)
     path = Path(path)
-    config = checkpoint["seqconv_config"]
+    config = checkpoint[CONFIG_KEY]
+    preprocessor = preprocessor_from_state(checkpoint[PREPROCESSOR_KEY], str(path))
     net_cfg = config.get("model", {}).get("net")
     if not isinstance(net_cfg, dict) or "_target_" not in net_cfg:
         raise ConfigError(f"{path}: the stored run config has no model.net._target_; pass a .ckpt written by train.py")
@@ -148,7 +146,7 @@ def load_run(path: str | Path, expect_model: str | None = None) -> LoadedRun:
             f"({detail}); the file mixes one model's config with another model's weights"
         )
     net.load_state_dict(weights)
-    return LoadedRun(net.eval(), config, checkpoint.get("seqconv_data_state") or {}, path)
+    return LoadedRun(net.eval(), config, preprocessor, path, checkpoint)
 
 
 def real_batch(run: LoadedRun, data_overrides: DictConfig | dict | None = None, max_rows: int = 64) -> torch.Tensor:
@@ -157,17 +155,13 @@ def real_batch(run: LoadedRun, data_overrides: DictConfig | dict | None = None, 
     Raises:
         DataError: the data cannot be loaded (e.g. it is not on this machine); the message names the fix.
     """
-    data_cfg = OmegaConf.merge(OmegaConf.create(run.config["data"]), OmegaConf.create(data_overrides or {}))
     try:
-        datamodule = instantiate(data_cfg, _convert_="all")
-        datamodule.load_state_dict(run.data_state)
-        datamodule.prepare_data()
-        datamodule.setup("test")
+        datamodule = restore_datamodule(run.checkpoint, data_overrides, stage="test")
         batch = next(iter(datamodule.test_dataloader()))
     except (ConfigError, DataError, InstantiationException, OSError, StopIteration) as err:
         raise DataError(
-            f"cannot load the test split of {run.ckpt_path}'s data ({data_cfg.get('_target_')}) for the parity check "
-            f"on real inputs: {err or 'the split is empty'}; point data.* at the data (e.g. +data.path=...), or "
-            "set real_inputs=false to check on random inputs only"
+            f"cannot load the test split of {run.ckpt_path}'s data ({run.config['data'].get('_target_')}) for the "
+            f"parity check on real inputs: {err or 'the split is empty'}; point data.* at the data (e.g. "
+            "+data.path=...), or set real_inputs=false to check on random inputs only"
         ) from None
     return batch["x"][:max_rows]

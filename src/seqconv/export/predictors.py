@@ -1,31 +1,34 @@
-"""Raw inputs -> predictions, driven by a sidecar description (from an export, or built from a checkpoint).
+"""Raw inputs -> predictions, through the run's fitted preprocessor (restored from a checkpoint or a sidecar).
 
 * forecasting: a price CSV -> the next value of the target column in price units, or ``horizon`` values by
   feeding each forecast back as the next input;
 * audio: a WAV (FLAC, OGG) file or a folder of them -> class and probabilities per file;
 * text: a UTF-8 file with one text per line -> label and probability per line.
 
-The model is any callable ``x -> y`` on batch-first tensors (eager network, TorchScript, ``torch.export`` or
-onnxruntime), so the same preprocessing serves all of them.
+Every transform is the preprocessor's (:mod:`seqconv.data.preprocessor`); this module only reads the input
+files, batches, and calls the model. The model is any callable ``x -> y`` on batch-first tensors (eager network,
+TorchScript, ``torch.export`` or onnxruntime), so the same preprocessing serves all of them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
+from seqconv.data.audio.decode import AUDIO_SUFFIXES
+from seqconv.data.audio.preprocessor import AudioPreprocessor
+from seqconv.data.preprocessor import Preprocessor
+from seqconv.data.stocks.preprocessor import StocksPreprocessor
+from seqconv.data.text.preprocessor import TextPreprocessor
 from seqconv.errors import ConfigError, DataError
 from seqconv.export.exporters import flatten_tensors
-from seqconv.utils import write_json_atomic
+from seqconv.utils.io import write_atomic, write_json_atomic
 
 __all__ = [
     "OUTPUT_SUFFIXES",
@@ -54,22 +57,12 @@ def as_predict_fn(runner: Callable[..., Any]) -> Predict:
 
 
 # -- forecasting -----------------------------------------------------------------------------------------------
-def _csv_columns(path: Path) -> list[str]:
-    from seqconv.data.ohlcv import normalize_column
-
-    try:
-        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
-        raise DataError(f"input={str(path)!r}: not a readable CSV ({err})") from None
-    return [normalize_column(c) for c in header.columns]
-
-
-def forecast_csv(predict: Predict, sidecar: dict[str, Any], path: str | Path, horizon: int = 1) -> list[dict]:
+def forecast_csv(predict: Predict, pre: StocksPreprocessor, path: str | Path, horizon: int = 1) -> list[dict]:
     """Forecast the value after the last row of a price CSV, in price units.
 
     Args:
         predict: the network, ``[B, C, L] -> [B, 1]`` scaled forecasts.
-        sidecar: the run's description (:func:`~seqconv.export.sidecar.describe_run`).
+        pre: the run's fitted stocks preprocessor.
         path: a CSV with a date column and the columns the model was trained on, in ascending date order.
         horizon: forecasts to chain: each one is appended to the series as the next observed value (needs a
             model of the target column alone, trained to forecast one step ahead).
@@ -81,86 +74,39 @@ def forecast_csv(predict: Predict, sidecar: dict[str, Any], path: str | Path, ho
         DataError: missing columns, too few rows for the window, or values the transform cannot take.
         ConfigError: ``horizon > 1`` for a model whose inputs are not the target alone.
     """
-    from seqconv.data.ohlcv import normalize_column, read_ohlcv
-
-    path, pre, post = Path(path), sidecar["preprocessing"], sidecar["postprocessing"]
-    features = [normalize_column(c) for c in pre["columns"]]
-    target, date_column = normalize_column(pre["target"]), normalize_column(pre["date_column"])
-    window, transform = int(pre["window"]), pre["transform"]
+    path = Path(path)
     if horizon < 1:
         raise ConfigError(f"horizon must be >= 1, got {horizon}")
-    if horizon > 1 and (features != [target] or int(pre["horizon"]) != 1):
+    if horizon > 1 and (pre.features != [pre.target] or pre.horizon != 1):
         raise ConfigError(
             f"horizon={horizon} feeds each forecast back as the next input, which needs a model of the target alone "
-            f"trained one step ahead (data.features=[{target}], data.horizon=1); this one reads {features} and "
-            f"forecasts {pre['horizon']} step(s) ahead: use horizon=1"
+            f"trained one step ahead (data.features=[{pre.target}], data.horizon=1); this one reads {pre.features} "
+            f"and forecasts {pre.horizon} step(s) ahead: use horizon=1"
         )
+    source = f"input={str(path)!r}"
     if not path.is_file():
-        raise DataError(f"input={str(path)!r}: no such file; pass a CSV of prices")
-    columns = list(dict.fromkeys([*features, target]))
-    found = _csv_columns(path)
-    missing = [c for c in [date_column, *columns] if c not in found]
-    if missing:
-        raise DataError(
-            f"input={str(path)!r}: missing column(s) {missing}; the model was trained on {columns} (dates in "
-            f"{date_column!r}) and the file has {found}. Names match case-insensitively, ignoring spaces and '_'"
-        )
-    frame = read_ohlcv(path, columns, date_column)
-    need = window + (1 if transform == "log_return" else 0)
-    if len(frame) < need:
-        extra = " (log returns take one row more)" if transform == "log_return" else ""
-        raise DataError(
-            f"input={str(path)!r} has {len(frame)} rows; the model reads windows of {window} steps and needs at "
-            f"least {need} rows{extra}"
-        )
-    values = frame[features].to_numpy(dtype=np.float64)[-need:]  # [N, C]
-    prices = frame[target].to_numpy(dtype=np.float64)[-need:]  # [N]
-    if transform == "log_return" and (values <= 0).any():
-        row, col = np.argwhere(values <= 0)[0]
-        raise DataError(
-            f"input={str(path)!r}: column {features[col]!r} has the non-positive value {values[row, col]} in the "
-            f"last {need} rows; a log-return model needs positive prices"
-        )
-    scaler = pre["feature_scaler"]
-    mean, std = np.asarray(scaler["mean"]), np.asarray(scaler["std"])
-    last_date, last_price = str(frame.index[-1].date()), float(prices[-1])
+        raise DataError(f"{source}: no such file; pass a CSV of prices")
+    frame = pre.read(path, fitted_model=True).iloc[-pre.rows_needed :]
+    last_date, last_price = str(frame.index[-1].date()), float(frame[pre.target].iloc[-1])
     rows = []
     for step in range(1, horizon + 1):
-        inputs = np.diff(np.log(values), axis=0) if transform == "log_return" else values  # [window, C]
-        x = torch.as_tensor(((inputs - mean) / std).T[None], dtype=torch.float32)  # [window, C] -> [1, C, window]
-        scaled = float(predict(x).reshape(-1)[0])
-        value = scaled * post["target_std"] + post["target_mean"]
-        forecast = value if transform == "level" else float(prices[-1] * np.exp(value))
+        x = pre.model_input(frame, source)  # [1, C, window]
+        scaled = predict(x).reshape(-1)[:1].double()  # [1]
+        last = torch.tensor([float(frame[pre.target].iloc[-1])], dtype=torch.float64)
+        forecast = float(pre.to_price(scaled, last)[0])
         rows.append({"step": step, "last_date": last_date, "last_price": last_price, "forecast": forecast})
-        values = np.vstack([values[1:], [[forecast]]]) if step < horizon else values
-        prices = np.append(prices[1:], forecast)
+        if step < horizon:  # the forecast becomes the next observed value (features == [target] here)
+            following = frame.index[-1] + pd.Timedelta(days=1)
+            frame = pd.concat([frame.iloc[1:], pd.DataFrame({pre.target: [forecast]}, index=[following])])
     return rows
 
 
 # -- classification --------------------------------------------------------------------------------------------
-def _classified(names: list[str], logits: torch.Tensor, meta: list[dict]) -> list[dict]:
-    probs = torch.softmax(logits, dim=-1)  # [B, K]
-    rows = []
-    for item, p in zip(meta, probs.tolist(), strict=True):
-        best = int(np.argmax(p))
-        rows.append(
-            {**item, "label": names[best], "probability": p[best], "probabilities": dict(zip(names, p, strict=True))}
-        )
-    return rows
-
-
-def _class_names(sidecar: dict[str, Any], count: int) -> list[str]:
-    names = sidecar["postprocessing"].get("class_names") or [str(i) for i in range(count)]
-    if len(names) != count:
-        raise ConfigError(f"the model returns {count} logits but its description names {len(names)} classes")
-    return [str(n) for n in names]
-
-
 def _run_batches(predict: Predict, batches: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([predict(x) for x in batches])
 
 
-def classify_audio(predict: Predict, sidecar: dict[str, Any], path: str | Path, batch_size: int = 64) -> list[dict]:
+def classify_audio(predict: Predict, pre: AudioPreprocessor, path: str | Path, batch_size: int = 64) -> list[dict]:
     """Classify one audio file, or every audio file under a folder (recursively, sorted).
 
     Returns:
@@ -169,9 +115,7 @@ def classify_audio(predict: Predict, sidecar: dict[str, Any], path: str | Path, 
     Raises:
         DataError: no such file, a folder without audio files, or a file that is not (decodable) audio.
     """
-    from seqconv.data.audio import AUDIO_SUFFIXES, fix_length, load_audio, normalize_clip
-
-    path, pre = Path(path), sidecar["preprocessing"]
+    path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
         if not files:
@@ -180,11 +124,8 @@ def classify_audio(predict: Predict, sidecar: dict[str, Any], path: str | Path, 
         files = [path]
     else:
         raise DataError(f"input={str(path)!r}: no such file or folder; pass a WAV file or a folder of them")
-    rate, length = int(pre["sample_rate"]), int(pre["clip_samples"])
-    clips = [fix_length(normalize_clip(load_audio(f, rate), pre["normalize"]), length) for f in files]  # [T] each
-    batches = [torch.stack(clips[i : i + batch_size]) for i in range(0, len(clips), batch_size)]  # [B, T]
-    logits = _run_batches(predict, batches)
-    return _classified(_class_names(sidecar, logits.shape[-1]), logits, [{"file": str(f)} for f in files])
+    batches = [pre.transform(files[i : i + batch_size]) for i in range(0, len(files), batch_size)]  # [B, T] each
+    return pre.postprocess(_run_batches(predict, batches), [{"file": str(f)} for f in files])
 
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
@@ -202,7 +143,7 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     return lines
 
 
-def classify_text(predict: Predict, sidecar: dict[str, Any], path: str | Path, batch_size: int = 64) -> list[dict]:
+def classify_text(predict: Predict, pre: TextPreprocessor, path: str | Path, batch_size: int = 64) -> list[dict]:
     """Classify each non-blank line of a UTF-8 text file.
 
     Returns:
@@ -211,34 +152,24 @@ def classify_text(predict: Predict, sidecar: dict[str, Any], path: str | Path, b
     Raises:
         DataError: no such file, not UTF-8, or no text in it.
     """
-    from seqconv.data.text import clean_review, pad_batch, tokenizer_from_state
-
-    pre = sidecar["preprocessing"]
     lines = _read_lines(Path(path))
-    tokenizer = tokenizer_from_state(pre["tokenizer"])
-    max_length = pre.get("max_length")
-    sequences = []
-    for _, text in lines:
-        ids = tokenizer.encode(clean_review(text))[:max_length] or [tokenizer.unk_id]
-        sequences.append(torch.tensor(ids, dtype=torch.long))
-    batches = [pad_batch(sequences[i : i + batch_size], pre["pad_id"])[0] for i in range(0, len(lines), batch_size)]
-    logits = _run_batches(predict, batches)  # [N, K]
+    texts = [text for _, text in lines]
+    batches = [pre.transform(texts[i : i + batch_size])["x"] for i in range(0, len(texts), batch_size)]  # [B, L]
     meta = [{"line": number, "text": text} for number, text in lines]
-    return _classified(_class_names(sidecar, logits.shape[-1]), logits, meta)
+    return pre.postprocess(_run_batches(predict, batches), meta)
 
 
 def predict_file(
-    predict: Predict, sidecar: dict[str, Any], path: str | Path, horizon: int = 1, batch_size: int = 64
+    predict: Predict, pre: Preprocessor, path: str | Path, horizon: int = 1, batch_size: int = 64
 ) -> list[dict]:
-    """Dispatch on ``sidecar["task"]``: forecasting, audio or text."""
-    task = sidecar["task"]
-    if task == "forecasting":
-        return forecast_csv(predict, sidecar, path, horizon)
-    if task == "audio":
-        return classify_audio(predict, sidecar, path, batch_size)
-    if task == "text":
-        return classify_text(predict, sidecar, path, batch_size)
-    raise ConfigError(f"prediction on raw inputs supports forecasting, audio and text models, not task {task!r}")
+    """Dispatch on the preprocessor's domain: forecasting, audio or text."""
+    if isinstance(pre, StocksPreprocessor):
+        return forecast_csv(predict, pre, path, horizon)
+    if isinstance(pre, AudioPreprocessor):
+        return classify_audio(predict, pre, path, batch_size)
+    if isinstance(pre, TextPreprocessor):
+        return classify_text(predict, pre, path, batch_size)
+    raise ConfigError(f"prediction on raw inputs supports forecasting, audio and text models, not {pre.domain!r}")
 
 
 # -- output ----------------------------------------------------------------------------------------------------
@@ -274,13 +205,5 @@ def write_predictions(rows: list[dict], output: str | Path) -> Path:
     output = check_output_path(output)
     if output.suffix.lower() == ".json":
         return write_json_atomic(output, {"predictions": rows})
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(_csv_text(rows))
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return output
+    text = _csv_text(rows)
+    return write_atomic(output, lambda f: f.write(text.encode()))

@@ -1,11 +1,12 @@
 """The sidecar JSON next to an exported model: everything a consumer needs to feed it without seqconv.
 
 ``model.onnx`` gets ``model.onnx.json``: the input and output tensors (names, ``[B, C, L]`` layout, dtype,
-dynamic axes), the preprocessing that turns raw data into the input (scalers and transform for prices; sample
-rate, clip length and normalisation for audio; the tokenizer for text, in its own file
-``model.onnx.tokenizer.json``) and the postprocessing of the output (inverse scaling, class names). The same
-description, built in memory from a checkpoint, drives ``predict.py``, so prediction from a checkpoint and from
-an export share one code path.
+dynamic axes), the fitted preprocessor's state (``preprocessing``: scalers and transform for prices; sample rate,
+clip length and normalisation for audio; the tokenizer for text, in its own file ``model.onnx.tokenizer.json``)
+with its steps in words, and the postprocessing of the output (inverse scaling, class names). ``predict.py``
+restores the very preprocessor that built the training batches from it
+(:func:`~seqconv.data.preprocessor.preprocessor_from_state`), so prediction from a checkpoint and from an export
+share one code path and no transform is written twice.
 """
 
 from __future__ import annotations
@@ -25,30 +26,7 @@ from seqconv.utils import write_json_atomic
 
 __all__ = ["SCHEMA", "describe_run", "read_sidecar", "sidecar_path", "tokenizer_path", "write_sidecar"]
 
-SCHEMA = "seqconv-export/1"
-
-_FORECAST_STEPS = [
-    "read the CSV columns preprocessing.columns (names match case-insensitively, ignoring spaces, '_' and '-'), "
-    "rows in ascending date order",
-    "transform 'log_return': x_t = log(v_t / v_(t-1)) per column (one row fewer); 'level': x_t = v_t",
-    "scale each column: (x - feature_scaler.mean[c]) / feature_scaler.std[c]",
-    "input x: the last `window` rows, transposed to [1, C, window] float32 ([B, C, L])",
-]
-_AUDIO_STEPS = [
-    "decode, mix down to mono (mean of the channels), resample to sample_rate",
-    "normalize 'peak': divide by max |x| (silence unchanged); 'rms': subtract the mean, divide by the std; "
-    "'none': unchanged",
-    "crop the centre of a longer clip, or zero-pad a shorter one equally on both sides, to clip_samples",
-    "input x: [B, clip_samples] float32 (mono waveforms [B, T]; the model adds the channel axis itself)",
-]
-_TEXT_STEPS = [
-    "replace the HTML line breaks '<br />' with spaces and strip the ends (seqconv.data.text.clean_review)",
-    "encode with the tokenizer in tokenizer_file (kind 'word': lower-case, then regex \\w+(?:'\\w+)*|[^\\w\\s] "
-    "tokens looked up in 'vocab', unknown -> unk_id; 'char': one token per character; 'subword': a Hugging Face "
-    "tokenizers JSON)",
-    "keep the first max_length ids; an empty text becomes [unk_id]",
-    "input x: [B, L] int64 ids, right-padded with pad_id to the longest text of the batch",
-]
+SCHEMA = "seqconv-export/2"  # 2: preprocessing is the fitted preprocessor's state
 
 
 def sidecar_path(artifact: str | Path) -> Path:
@@ -71,63 +49,6 @@ def _length_note(dynamic: bool, eager_dynamic: bool, model_name: str, length: in
     return f"exactly {length} steps: {model_name}'s flatten head fixes the input length"
 
 
-def _domain(run: LoadedRun) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """``(input, preprocessing, postprocessing)`` for the run's domain."""
-    data, state, net = run.config.get("data", {}), run.data_state, run.net_config
-    classes = run.class_names
-    classify = {"class_names": classes, "activation": "softmax over the logits y[:, k]; class = argmax"}
-    if run.domain == "forecasting":
-        transform = run.config["task"].get("target_transform") or data.get("transform")
-        target = state.get("target_scaler") or {"mean": [0.0], "std": [1.0]}
-        features = [str(c) for c in data.get("features", ["close"])]
-        pre = {
-            "columns": features,
-            "target": str(data.get("target", "close")),
-            "date_column": str(data.get("date_column", "date")),
-            "transform": transform,
-            "window": int(data.get("window", net.get("input_length", 0))),
-            "horizon": int(data.get("horizon", 1)),
-            "feature_scaler": state.get("feature_scaler"),
-            "steps": _FORECAST_STEPS,
-        }
-        formula = (
-            "price = target_mean + target_std * y"
-            if transform == "level"
-            else "price = last_price * exp(target_mean + target_std * y), last_price = the target column's last value"
-        )
-        post = {
-            "target_transform": transform,
-            "target_mean": float(target["mean"][0]),
-            "target_std": float(target["std"][0]),
-            "formula": formula,
-            "forecast_of": f"the {pre['target']} column {pre['horizon']} step(s) after the window's last row",
-        }
-        return {"layout": "[B, C, L]", "dtype": "float32", "channels": len(features)}, pre, post
-    if run.domain == "audio":
-        rate, clip = int(state["sample_rate"]), int(state["clip_length"])
-        pre = {
-            "sample_rate": rate,
-            "clip_samples": clip,
-            "clip_seconds": clip / rate,
-            "mono": "mean of the channels",
-            "normalize": state.get("normalize", "peak"),
-            "steps": _AUDIO_STEPS,
-        }
-        return {"layout": "[B, T] mono waveforms", "dtype": "float32"}, pre, classify
-    if run.domain == "text":
-        tokenizer = state["tokenizer"]
-        pre = {
-            "tokenizer": tokenizer,
-            "tokenizer_kind": tokenizer.get("kind"),
-            "pad_id": int(net.get("padding_idx", 0)),
-            "unk_id": 1,
-            "max_length": int(data.get("max_length", 0)) or None,
-            "steps": _TEXT_STEPS,
-        }
-        return {"layout": "[B, L] token ids", "dtype": "int64"}, pre, classify
-    return {"layout": "[B, C, L]", "dtype": "float32"}, {}, classify
-
-
 def describe_run(
     run: LoadedRun, result: ExportResult | None = None, example: torch.Tensor | None = None
 ) -> dict[str, Any]:
@@ -138,7 +59,7 @@ def describe_run(
         result: what :func:`~seqconv.export.export_network` wrote, or ``None``.
         example: an input batch, for the fixed axes' sizes.
     """
-    input_info, pre, post = _domain(run)
+    pre = run.preprocessor
     axes = result.dynamic_axes.get("x", {0: "batch"}) if result is not None else {0: "batch"}
     shape: list[int | str] | None = None
     if example is not None:
@@ -154,12 +75,12 @@ def describe_run(
         "torchscript_method": result.method if result is not None else None,
         "source_checkpoint": str(run.ckpt_path),
         "created_with": {"seqconv": version("seqconv"), "torch": torch.__version__},
-        "task": run.domain,
+        "task": pre.domain,
         "model": {"class": run.model_name, "config": run.net_config, "receptive_field": field},
         "inputs": [
             {
                 "name": "x",
-                **input_info,
+                **pre.input_spec(),
                 "shape": shape,
                 "dynamic_axes": {str(k): v for k, v in axes.items()},
                 "length": _length_note(dynamic_length, eager_dynamic, run.model_name, example_length),
@@ -170,11 +91,11 @@ def describe_run(
                 "name": "y",
                 "shape": ["batch", run.net_config.get("out_features") or run.net_config.get("num_classes")],
                 "dtype": "float32",
-                "meaning": "scaled forecast (see postprocessing)" if run.domain == "forecasting" else "class logits",
+                "meaning": pre.output_spec()["meaning"],
             }
         ],
-        "preprocessing": pre,
-        "postprocessing": post,
+        "preprocessing": {**pre.state_dict(), "steps": pre.describe()},
+        "postprocessing": pre.output_spec(),
     }
     if result is not None:
         sidecar["parity"] = {"tolerance": result.tolerance, "max_abs_diff": result.max_abs_diff}

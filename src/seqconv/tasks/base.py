@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
+from seqconv.data.splits import SPLITS
 from seqconv.errors import ConfigError
 from seqconv.tasks.optim import build_optimization
 
@@ -25,7 +26,6 @@ __all__ = ["NONFINITE_POLICIES", "SPLITS", "SeqTask"]
 log = logging.getLogger(__name__)
 # values logged here are already reduced across ranks by torchmetrics
 warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting.*")
-SPLITS = ("train", "val", "test")
 NONFINITE_POLICIES = ("raise", "skip")
 
 

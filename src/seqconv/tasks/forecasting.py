@@ -11,6 +11,7 @@ from torch import nn
 from torchmetrics import CatMetric, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAccuracy
 
+from seqconv.data.stocks.preprocessor import TRANSFORMS, to_price
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
 from seqconv.tasks.figures import plt, publish_figure
@@ -78,8 +79,8 @@ class ForecastingTask(SeqTask):
         super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches, train_metrics)
         if loss not in LOSSES:
             raise ConfigError(f"unknown task.loss={loss!r}; choose one of {sorted(LOSSES)}")
-        if target_transform not in ("level", "log_return"):
-            raise ConfigError(f"unknown target_transform={target_transform!r}; choose 'level' or 'log_return'")
+        if target_transform not in TRANSFORMS:
+            raise ConfigError(f"unknown target_transform={target_transform!r}; choose one of {list(TRANSFORMS)}")
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
         self.loss_fn = LOSSES[loss]
         self.metrics = nn.ModuleDict({f"{s}_metrics": _metrics() for s in SPLITS})
@@ -93,9 +94,10 @@ class ForecastingTask(SeqTask):
         return self.net(x).squeeze(-1)
 
     def to_price(self, pred: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-        """Map scaled predictions ``[B]`` back to prices, given the last observed prices ``[B]``."""
-        value = pred * self.hparams.target_std + self.hparams.target_mean
-        return value if self.hparams.target_transform == "level" else last * torch.exp(value)
+        """Map scaled predictions ``[B]`` back to prices, given the last observed prices ``[B]`` (the
+        preprocessor's :func:`~seqconv.data.stocks.to_price`)."""
+        hp = self.hparams
+        return to_price(pred, last, hp.target_transform, hp.target_mean, hp.target_std)
 
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         pred = self(batch["x"])

@@ -7,22 +7,24 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from seqconv.training.checkpoint_io import CONFIG_KEY, PREPROCESSOR_KEY
+
 __all__ = ["EpochSeed", "SaveRunConfig"]
 
 
 class SaveRunConfig(Callback):
-    """Store the resolved run config (with data-derived sizes filled in) and the datamodule's fitted state
-    (scalers, vocabulary, class map: plain data) in every checkpoint, so that ``eval.py ckpt_path=...``
-    rebuilds the same network and data without the original run dir."""
+    """Store the resolved run config (with data-derived sizes filled in) and the datamodule's fitted
+    preprocessor (scalers, tokenizer, class map: plain JSON-able data) in every checkpoint, so that ``eval.py``,
+    ``predict.py`` and ``export.py`` rebuild the same network and input path without the original run dir."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        checkpoint["seqconv_config"] = self.config
+        checkpoint[CONFIG_KEY] = self.config
         datamodule = trainer.datamodule
-        if datamodule is not None:
-            checkpoint["seqconv_data_state"] = datamodule.state_dict()
+        if datamodule is not None and datamodule.preprocessor.is_fitted:
+            checkpoint[PREPROCESSOR_KEY] = datamodule.preprocessor.state_dict()
 
 
 class EpochSeed(Callback):

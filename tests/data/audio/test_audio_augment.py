@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqconv.data.audio import AudioClipDataset, WaveformAugment, add_noise, apply_gain, time_shift
+from seqconv.data.audio import (
+    AudioClipDataset,
+    AudioDecodeError,
+    AudioPreprocessor,
+    WaveformAugment,
+    add_noise,
+    apply_gain,
+    time_shift,
+)
 from seqconv.errors import ConfigError
 
 
@@ -105,7 +113,7 @@ def test_bad_settings_name_the_config_key(kwargs, fragment):
 def _dataset(train: bool) -> AudioClipDataset:
     clips = [torch.randn(6000), torch.randn(12000), torch.randn(8000)]
     augment = WaveformAugment(8000, noise_prob=1.0, noise="gaussian")
-    return AudioClipDataset([0, 1, 2], 8000, 8000, clips=clips, train=train, augment=augment)
+    return AudioClipDataset([0, 1, 2], AudioPreprocessor(8000, 8000), clips=clips, train=train, augment=augment)
 
 
 def test_dataset_items_have_the_clip_length_in_both_modes():
@@ -134,6 +142,6 @@ def test_training_items_vary():
 def test_lazy_decoding_names_the_file_and_the_preload_option(tmp_path):
     path = tmp_path / "gone.wav"
     path.write_bytes(b"")
-    dataset = AudioClipDataset([0], 800, 8000, clips=None, paths=[path])
-    with pytest.raises(Exception, match=r"gone\.wav: empty file.*data\.preload=true"):
+    dataset = AudioClipDataset([0], AudioPreprocessor(8000, 800), clips=None, paths=[path])
+    with pytest.raises(AudioDecodeError, match=r"gone\.wav: empty file.*data\.preload=true"):
         dataset[0]

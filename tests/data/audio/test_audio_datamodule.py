@@ -44,15 +44,18 @@ def test_state_dict_is_json_and_restores_the_class_map(fsdd_url, tmp_path):
     dm.setup("fit")
     state = json.loads(json.dumps(dm.state_dict()))
     assert state == {
-        "classes": [str(d) for d in range(10)],
-        "sample_rate": 8000,
-        "clip_length": 8000,
-        "normalize": "peak",
+        "preprocessor": {
+            "domain": "audio",
+            "classes": [str(d) for d in range(10)],
+            "sample_rate": 8000,
+            "clip_length": 8000,
+            "normalize": "peak",
+        }
     }
     restored = _digits(fsdd_url, tmp_path)
     restored.load_state_dict(state)
     restored.setup("test")
-    assert restored.classes == state["classes"] and set(restored.datasets) == {"test"}
+    assert restored.classes == state["preprocessor"]["classes"] and set(restored.datasets) == {"test"}
     resampled = _digits(fsdd_url, tmp_path, sample_rate=16000, augment=None)
     with pytest.raises(ConfigError, match="trained with sample_rate=8000.*data.sample_rate"):
         resampled.load_state_dict(state)
@@ -60,7 +63,14 @@ def test_state_dict_is_json_and_restores_the_class_map(fsdd_url, tmp_path):
 
 def test_eval_refuses_classes_the_model_never_saw(folder_tree, make_clip):
     dm = AudioFolderDataModule(path=str(folder_tree))
-    dm.load_state_dict({"classes": ["down", "up"], "sample_rate": 16000, "clip_length": 16000, "normalize": "peak"})
+    pre = {
+        "domain": "audio",
+        "classes": ["down", "up"],
+        "sample_rate": 16000,
+        "clip_length": 16000,
+        "normalize": "peak",
+    }
+    dm.load_state_dict({"preprocessor": pre})
     with pytest.raises(DataError, match=r"classes \['yes'\].*not trained on"):
         dm.setup("test")
 

@@ -17,6 +17,7 @@ from seqconv.data.audio.decode import (
     normalize_clip,
     probe_audio,
 )
+from seqconv.data.audio.preprocessor import AudioPreprocessor
 from seqconv.data.audio.sources import (
     BACKGROUND_FOLDER,
     FSDD_SPLITS,
@@ -40,6 +41,7 @@ __all__ = [
     "AudioDecodeError",
     "AudioFolderDataModule",
     "AudioItem",
+    "AudioPreprocessor",
     "BadFiles",
     "DigitsDataModule",
     "WaveformAugment",

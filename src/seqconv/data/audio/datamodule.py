@@ -8,23 +8,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
 from seqconv.data.audio.augment import WaveformAugment
 from seqconv.data.audio.dataset import AudioClipDataset
-from seqconv.data.audio.decode import (
-    NORMALIZE_MODES,
-    AudioDecodeError,
-    BadFiles,
-    load_audio,
-    normalize_clip,
-    probe_audio,
-)
+from seqconv.data.audio.decode import AudioDecodeError, BadFiles, load_audio, probe_audio
+from seqconv.data.audio.preprocessor import AudioPreprocessor
 from seqconv.data.audio.sources import AudioItem, find_fsdd_recordings, folder_items, fsdd_items
+from seqconv.data.datamodule import SeqDataModule, check_fraction
 from seqconv.data.download import ArchiveError, DownloadError, fetch_and_extract
-from seqconv.data.loaders import make_loader
+from seqconv.data.splits import SPLITS, STAGE_SPLITS
 from seqconv.errors import ConfigError, DataError
 
 __all__ = ["FSDD_URL", "AudioDataModule", "AudioFolderDataModule", "DigitsDataModule"]
@@ -32,11 +25,9 @@ __all__ = ["FSDD_URL", "AudioDataModule", "AudioFolderDataModule", "DigitsDataMo
 log = logging.getLogger(__name__)
 
 FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.zip"
-SPLITS = ("train", "val", "test")
-_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
 
 
-class AudioDataModule(L.LightningDataModule):
+class AudioDataModule(SeqDataModule):
     """Labelled audio clips -> fixed-length mono waveforms ``x [B, T]`` with class indices ``y [B]``.
 
     Subclasses say where the clips are (:meth:`list_items`). ``setup`` decodes every file of the splits it
@@ -44,8 +35,9 @@ class AudioDataModule(L.LightningDataModule):
     file is reported (with its name) before training starts, never inside a DataLoader worker. Clips are
     cropped or zero-padded to ``clip_seconds``: at random positions in training, centred in evaluation.
 
-    The class index map, sample rate and clip length travel with every checkpoint (:meth:`state_dict`), so
-    ``eval.py`` maps class names to the same indices.
+    Decoding, normalization and cropping go through the :class:`AudioPreprocessor`, whose class index map,
+    sample rate and clip length travel with every checkpoint (:meth:`state_dict`), so ``eval.py`` and
+    ``predict.py`` map class names to the same indices and prepare clips the same way.
 
     Args:
         sample_rate: sample rate the clips are resampled to, in Hz.
@@ -76,29 +68,34 @@ class AudioDataModule(L.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
     ) -> None:
-        super().__init__()
-        if sample_rate < 1 or clip_seconds <= 0:
-            raise ConfigError(
-                f"data.sample_rate and data.clip_seconds must be positive, got {sample_rate} and {clip_seconds}"
-            )
-        if normalize not in NORMALIZE_MODES:
-            raise ConfigError(f"unknown data.normalize={normalize!r}; choose one of {list(NORMALIZE_MODES)}")
-        if not 0.0 <= val_fraction < 1.0:
-            raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        if clip_seconds <= 0:
+            raise ConfigError(f"data.clip_seconds must be positive, got {clip_seconds}")
+        check_fraction("val_fraction", val_fraction, low_inclusive=True)
         if augment is not None and augment.sample_rate != sample_rate:
             raise ConfigError(
                 f"data.augment.sample_rate={augment.sample_rate} differs from data.sample_rate={sample_rate}; "
                 "set it to ${data.sample_rate}"
             )
-        self.sample_rate, self.clip_length = sample_rate, round(clip_seconds * sample_rate)
-        self.normalize, self.augment, self.preload = normalize, augment, preload
+        preprocessor = AudioPreprocessor(sample_rate, round(clip_seconds * sample_rate), normalize)
+        super().__init__(preprocessor, batch_size, num_workers, pin_memory)
+        self.augment, self.preload = augment, preload
         self.bad_files = BadFiles(on_bad_file)
         self.val_fraction, self.seed = val_fraction, seed
-        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
-        self.classes: list[str] | None = None
-        self.datasets: dict[str, AudioClipDataset] = {}
         self._items: list[AudioItem] | None = None
         self._background_paths: list[Path] = []
+
+    @property
+    def sample_rate(self) -> int:
+        return self.preprocessor.sample_rate
+
+    @property
+    def clip_length(self) -> int:
+        return self.preprocessor.clip_length
+
+    @property
+    def classes(self) -> list[str] | None:
+        """Class names in index order (after :meth:`setup`, or restored from a checkpoint)."""
+        return self.preprocessor.classes
 
     # -- what a source provides -------------------------------------------------------------------------
     def list_items(self) -> tuple[list[AudioItem], list[Path]]:
@@ -138,7 +135,7 @@ class AudioDataModule(L.LightningDataModule):
                 out.append(torch.empty(0) if problem is None else None)
                 continue
             try:
-                out.append(normalize_clip(load_audio(path, self.sample_rate), self.normalize))
+                out.append(self.preprocessor.decode(path))
             except AudioDecodeError as err:
                 self.bad_files.report(err.path, err.reason)
                 out.append(None)
@@ -160,11 +157,9 @@ class AudioDataModule(L.LightningDataModule):
                 log.warning("classes %s have no training clips; the model cannot learn them", absent)
         return AudioClipDataset(
             labels=[index[item.label] for item, _ in kept],
-            length=self.clip_length,
-            sample_rate=self.sample_rate,
+            preprocessor=self.preprocessor,
             clips=[clip for _, clip in kept] if self.preload else None,
             paths=[item.path for item, _ in kept],
-            normalize=self.normalize,
             train=split == "train",
             augment=self.augment if split == "train" else None,
             background=background if split == "train" else (),
@@ -193,14 +188,14 @@ class AudioDataModule(L.LightningDataModule):
             self._items, self._background_paths = self.list_items()
             labels = sorted({item.label for item in self._items})
             if self.classes is None:
-                self.classes = labels
+                self.preprocessor.fit(labels)
             unknown = sorted(set(labels) - set(self.classes))
             if unknown:
                 raise DataError(
                     f"the data has classes {unknown} that the checkpoint's model was not trained on (its classes: "
                     f"{self.classes}); remove those folders or select classes with data.classes"
                 )
-        splits = _STAGE_SPLITS.get(stage, SPLITS) if stage is not None else SPLITS
+        splits = STAGE_SPLITS.get(stage, SPLITS) if stage is not None else SPLITS
         todo = [split for split in splits if split not in self.datasets]
         background = self._background() if "train" in todo else []
         for split in todo:
@@ -210,53 +205,6 @@ class AudioDataModule(L.LightningDataModule):
             self.datasets[split] = self._build(split, items, background)
         if todo:
             self.bad_files.summarize(type(self).__name__, len(self._items))
-
-    # -- loaders ----------------------------------------------------------------------------------------
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        if split not in self.datasets:
-            raise RuntimeError(f"call setup() before asking for the {split} loader")
-        return make_loader(
-            self.datasets[split], self.batch_size, shuffle, self.trainer, self.num_workers, self.pin_memory
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    # -- the class index map travels with the checkpoint --------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-able: ``classes`` (index order), ``sample_rate``, ``clip_length`` and ``normalize``."""
-        if self.classes is None:
-            return {}
-        return {
-            "classes": list(self.classes),
-            "sample_rate": self.sample_rate,
-            "clip_length": self.clip_length,
-            "normalize": self.normalize,
-        }
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Reuse a checkpoint's class index map; refuse a sample rate, clip length or normalization that the
-        model was not trained with."""
-        if not state_dict:
-            return
-        for key, ours in (
-            ("sample_rate", self.sample_rate),
-            ("clip_length", self.clip_length),
-            ("normalize", self.normalize),
-        ):
-            if state_dict[key] != ours:
-                setting = "clip_seconds" if key == "clip_length" else key
-                raise ConfigError(
-                    f"the checkpoint's model was trained with {key}={state_dict[key]!r}, but the data now has "
-                    f"{ours!r}; drop the data.{setting} override"
-                )
-        self.classes = list(state_dict["classes"])
 
 
 class DigitsDataModule(AudioDataModule):

@@ -9,7 +9,8 @@ import torch
 from torch.utils.data import Dataset
 
 from seqconv.data.audio.augment import WaveformAugment
-from seqconv.data.audio.decode import AudioDecodeError, fix_length, load_audio, normalize_clip
+from seqconv.data.audio.decode import AudioDecodeError
+from seqconv.data.audio.preprocessor import AudioPreprocessor
 
 __all__ = ["AudioClipDataset"]
 
@@ -23,11 +24,10 @@ class AudioClipDataset(Dataset):
 
     Args:
         labels: class index of each clip.
-        length: samples per item.
-        sample_rate: sample rate, in Hz.
-        clips: decoded, normalized ``[T_i]`` waveforms, or ``None`` to decode ``paths`` on access.
+        preprocessor: decodes clips on access and crops or pads them to its ``clip_length``.
+        clips: decoded, normalized ``[T_i]`` waveforms (:meth:`AudioPreprocessor.decode`), or ``None`` to decode
+            ``paths`` on access.
         paths: the source file of each clip.
-        normalize: normalization of clips decoded on access (see :func:`normalize_clip`).
         train: random crop and augmentation; otherwise centred and deterministic.
         augment: training augmentation, or ``None``.
         background: background-noise clips for ``augment``.
@@ -36,11 +36,9 @@ class AudioClipDataset(Dataset):
     def __init__(
         self,
         labels: Sequence[int],
-        length: int,
-        sample_rate: int,
+        preprocessor: AudioPreprocessor,
         clips: Sequence[torch.Tensor] | None = None,
         paths: Sequence[Path] = (),
-        normalize: str = "peak",
         train: bool = False,
         augment: WaveformAugment | None = None,
         background: Sequence[torch.Tensor] = (),
@@ -49,7 +47,7 @@ class AudioClipDataset(Dataset):
             raise ValueError(f"got {len(paths)} paths for {len(labels)} labels")
         self.labels = torch.as_tensor(list(labels), dtype=torch.long)
         self.clips, self.paths = clips, list(paths)
-        self.length, self.sample_rate, self.normalize = length, sample_rate, normalize
+        self.preprocessor = preprocessor
         self.train, self.augment, self.background = train, augment, list(background)
 
     def __len__(self) -> int:
@@ -60,19 +58,18 @@ class AudioClipDataset(Dataset):
         if self.clips is not None:
             return self.clips[index]
         try:
-            wave = load_audio(self.paths[index], self.sample_rate)
+            return self.preprocessor.decode(self.paths[index])
         except AudioDecodeError as err:
             raise AudioDecodeError(
                 err.path, f"{err.reason}; with data.preload=true every file is decoded and checked in setup()"
             ) from None
-        return normalize_clip(wave, self.normalize)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         wave = self.clip(index)  # [T]
         augment = self.augment if self.train else None
         if augment is not None:
             wave = augment.perturb_speed(wave)  # [T] -> [T / speed]
-        wave = fix_length(wave, self.length, random=self.train)  # [T] -> [length]
+        wave = self.preprocessor.fit_length(wave, random=self.train)  # [T] -> [clip_length]
         if augment is not None:
             wave = augment(wave, self.background)
         return {"x": wave, "y": self.labels[index]}

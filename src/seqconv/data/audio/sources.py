@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from seqconv.data.audio.decode import AUDIO_SUFFIXES, BadFiles
+from seqconv.data.splits import stratified_holdout
 from seqconv.errors import ConfigError, DataError
 
 __all__ = [
@@ -77,25 +77,11 @@ def _audio_files(files: Iterable[Path], bad: BadFiles) -> list[Path]:
 
 
 def carve_split(items: Sequence[AudioItem], fraction: float, split: str, seed: int) -> list[AudioItem]:
-    """Move a seeded, class-stratified ``fraction`` of the training items to ``split``.
-
-    Each class with at least two training items gives ``max(1, round(n * fraction))`` of them (none when
-    ``fraction`` is 0); the rest of ``items`` is returned unchanged.
-    """
-    if fraction <= 0:
-        return list(items)
-    rng = np.random.default_rng(seed)
-    by_label: dict[str, list[int]] = defaultdict(list)
-    for i, item in enumerate(items):
-        if item.split == "train":
-            by_label[item.label].append(i)
-    moved: set[int] = set()
-    for label in sorted(by_label):
-        indices = by_label[label]
-        if len(indices) < 2:
-            continue
-        count = min(len(indices) - 1, max(1, round(len(indices) * fraction)))
-        moved.update(int(i) for i in rng.permutation(indices)[:count])
+    """Move a seeded, class-stratified ``fraction`` of the training items to ``split``
+    (:func:`~seqconv.data.splits.stratified_holdout`); the rest of ``items`` is returned unchanged."""
+    train = [i for i, item in enumerate(items) if item.split == "train"]
+    held = stratified_holdout([items[i].label for i in train], fraction, seed)
+    moved = {train[j] for j in np.flatnonzero(held)}
     return [replace(item, split=split) if i in moved else item for i, item in enumerate(items)]
 
 

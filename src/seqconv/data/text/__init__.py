@@ -1,6 +1,7 @@
 """Text data: review sources, tokenizers fit on the training split, padded batches and length bucketing."""
 
 from seqconv.data.text.dataset import TokenizedDataset, pad_batch
+from seqconv.data.text.preprocessor import TextPreprocessor
 from seqconv.data.text.reviews import IMDB_SHA256, IMDB_URL, ReviewsDataModule
 from seqconv.data.text.sampler import BucketBatchSampler
 from seqconv.data.text.sources import (
@@ -35,6 +36,7 @@ __all__ = [
     "ReviewCorpus",
     "ReviewsDataModule",
     "SubwordTokenizer",
+    "TextPreprocessor",
     "TextTokenizer",
     "TokenizedDataset",
     "Vocabulary",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
 __all__ = ["TokenizedDataset", "pad_batch"]
@@ -17,9 +18,7 @@ def pad_batch(sequences: Sequence[torch.Tensor], pad_id: int) -> tuple[torch.Ten
         ``x`` ``[B, L]`` int64 ids and ``mask`` ``[B, L]`` bool, ``True`` at real tokens.
     """
     lengths = torch.tensor([len(s) for s in sequences])
-    x = torch.full((len(sequences), int(lengths.max())), pad_id, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        x[row, : len(seq)] = seq
+    x = pad_sequence([s.long() for s in sequences], batch_first=True, padding_value=pad_id)  # [B, L]
     mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]  # [B, L]
     return x, mask
 

@@ -5,31 +5,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from seqconv.data.datamodule import SeqDataModule, batched, check_fraction
 from seqconv.data.download import ArchiveError, ChecksumError, DownloadError, extract_archive, fetch_and_extract
-from seqconv.data.loaders import make_loader
+from seqconv.data.splits import SPLITS, stratified_holdout
 from seqconv.data.text.dataset import TokenizedDataset
+from seqconv.data.text.preprocessor import TextPreprocessor
 from seqconv.data.text.sampler import BucketBatchSampler
 from seqconv.data.text.sources import (
     LabelledTexts,
     ReviewCorpus,
-    clean_review,
     find_class_folders,
     fingerprint,
     read_class_folders,
     read_table,
 )
-from seqconv.data.text.tokenizers import TextTokenizer, create_tokenizer, tokenizer_from_state
+from seqconv.data.text.tokenizers import TextTokenizer, tokenizer_from_state
 from seqconv.errors import ConfigError, DataError
+from seqconv.utils.io import write_atomic
 
 __all__ = ["IMDB_SHA256", "IMDB_URL", "ReviewsDataModule"]
 
@@ -40,17 +39,11 @@ IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 # Hugging Face dataset card and several independent loaders record (torchtext checks the matching MD5,
 # 7c2ac02c03563afcf9b574c7e56c153a)
 IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
-SPLITS = ("train", "val", "test")
 _ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz", ".zip")
 _CACHE_VERSION = 1  # bump when the cached tensors change meaning
 
 
-def _batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Collate for ``__getitems__``: the dataset already returns a padded batch."""
-    return batch
-
-
-class ReviewsDataModule(L.LightningDataModule):
+class ReviewsDataModule(SeqDataModule):
     """Binary sentiment of movie reviews, or any labelled texts, as padded token-id batches.
 
     By default downloads the Large Movie Review Dataset (``aclImdb``: 25k train / 25k test reviews, ``neg`` and
@@ -59,10 +52,10 @@ class ReviewsDataModule(L.LightningDataModule):
     of one, or a CSV / TSV / JSON Lines / Parquet table.
 
     The validation split is a seeded, stratified ``val_fraction`` of train; the tokenizer is fit on the
-    remaining training texts only. Batches are dicts: ``x`` ``[B, L]`` int64 ids (right-padded per batch to
-    the longest sequence, at most ``max_length``), ``mask`` ``[B, L]`` (``True`` at real tokens), ``y`` ``[B]``
-    class indices and ``length`` ``[B]``. Tokenized splits are cached under ``data_dir/tokenized``, keyed by
-    a hash of the source and the preprocessing settings.
+    remaining training texts only, by the :class:`TextPreprocessor` that also serves prediction. Batches are
+    dicts: ``x`` ``[B, L]`` int64 ids (right-padded per batch to the longest sequence, at most ``max_length``),
+    ``mask`` ``[B, L]`` (``True`` at real tokens), ``y`` ``[B]`` class indices and ``length`` ``[B]``. Tokenized
+    splits are cached under ``data_dir/tokenized``, keyed by a hash of the source and the preprocessing settings.
 
     Args:
         data_dir: download and cache folder.
@@ -112,28 +105,35 @@ class ReviewsDataModule(L.LightningDataModule):
         cache: bool = True,
         vocab_file: str | None = None,
     ) -> None:
-        super().__init__()
         for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0.0 < value < 1.0:
-                raise ConfigError(f"data.{key} must be in (0, 1), got {value}")
-        if max_length < 1 or batch_size < 1:
-            raise ConfigError(f"data.max_length and data.batch_size must be >= 1, got {max_length}, {batch_size}")
+            check_fraction(key, value)
         if classes is not None and len(set(map(str, classes))) < 2:
             raise ConfigError(f"data.classes needs at least two distinct names, got {classes}")
-        tokenizer = dict(tokenizer or {"kind": "word"})
-        self.tokenizer_config = tokenizer
-        create_tokenizer(**tokenizer)  # fail on a bad tokenizer option now, not after reading the data
+        self.tokenizer_config = dict(tokenizer or {"kind": "word"})
+        # fails on a bad tokenizer option or max_length now, not after reading the data
+        preprocessor = TextPreprocessor.create(self.tokenizer_config, max_length, classes)
+        super().__init__(preprocessor, batch_size, num_workers, pin_memory)
         self.save_hyperparameters(logger=False)
         self.data_dir = Path(data_dir)
-        self.classes: list[str] | None = [str(c) for c in classes] if classes is not None else None
-        self.tokenizer: TextTokenizer | None = None
-        self.datasets: dict[str, TokenizedDataset] = {}
+        self.expected_classes: list[str] | None = preprocessor.classes
+
+    collate_fn = staticmethod(batched)
+
+    @property
+    def tokenizer(self) -> TextTokenizer:
+        """The preprocessor's tokenizer (fitted after :meth:`setup`)."""
+        return self.preprocessor.tokenizer
+
+    @property
+    def classes(self) -> list[str] | None:
+        """Class names in label order (after :meth:`setup`, or as configured)."""
+        return self.preprocessor.classes
 
     # -- sizes that flow into the network and the task ----------------------------------------------------------
     @property
     def dims(self) -> dict[str, int]:
         """Network sizes implied by the data: ``vocab_size``, ``padding_idx``, ``num_classes``."""
-        if self.tokenizer is None or self.classes is None:
+        if not self.preprocessor.is_fitted:
             raise RuntimeError("call setup() before reading dims")
         return {
             "vocab_size": self.tokenizer.vocab_size,
@@ -144,7 +144,7 @@ class ReviewsDataModule(L.LightningDataModule):
     @property
     def task_kwargs(self) -> dict[str, Any]:
         """``num_classes`` and ``class_names`` for the classification task."""
-        if self.classes is None:
+        if not self.preprocessor.is_fitted:
             raise RuntimeError("call setup() before reading task_kwargs")
         return {"num_classes": len(self.classes), "class_names": list(self.classes)}
 
@@ -199,7 +199,7 @@ class ReviewsDataModule(L.LightningDataModule):
     # -- reading, splitting, tokenizing -------------------------------------------------------------------------
     def _read(self, location: Path) -> ReviewCorpus:
         if location.is_dir():
-            corpus = read_class_folders(location, self.classes)
+            corpus = read_class_folders(location, self.expected_classes)
         else:
             hp = self.hparams
             corpus = read_table(location, hp.text_column, hp.label_column, hp.split_column)
@@ -225,8 +225,8 @@ class ReviewsDataModule(L.LightningDataModule):
         return corpus
 
     def _resolve_classes(self, corpus: ReviewCorpus) -> list[str]:
-        if self.classes is not None:
-            return self.classes
+        if self.preprocessor.classes is not None:
+            return self.preprocessor.classes
         if corpus.classes is not None:
             return corpus.classes
         return sorted(set(corpus.splits["train"].labels))
@@ -260,32 +260,28 @@ class ReviewsDataModule(L.LightningDataModule):
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
 
     def _tokenize(self, corpus: ReviewCorpus, classes: list[str]) -> dict[str, Any]:
-        """Fit the tokenizer on train (unless one was restored) and encode every split."""
-        texts = {split: [clean_review(t) for t in corpus.splits[split].texts] for split in SPLITS}
-        tokenizer = self.tokenizer
-        if tokenizer is None:
-            tokenizer = create_tokenizer(**self.tokenizer_config).fit(texts["train"])
+        """Fit the preprocessor on train (unless one was restored) and encode every split."""
+        pre = self.preprocessor
+        texts = {split: pre.clean(corpus.splits[split].texts) for split in SPLITS}
+        if not pre.tokenizer.is_fitted:
+            pre.fit(texts["train"], classes)
             log.info(
                 "fit a %s tokenizer on %d training texts: %d ids",
-                tokenizer.kind,
+                pre.tokenizer.kind,
                 len(texts["train"]),
-                tokenizer.vocab_size,
+                pre.tokenizer.vocab_size,
             )
         splits, empty, truncated = {}, 0, 0
         for split in SPLITS:
-            sequences = tokenizer.encode_batch(texts[split])
-            for i, seq in enumerate(sequences):
-                if not seq:  # an empty review: one <unk>, so that every row has a real position to pool
-                    sequences[i], empty = [tokenizer.unk_id], empty + 1
-                elif len(seq) > self.hparams.max_length:
-                    sequences[i], truncated = seq[: self.hparams.max_length], truncated + 1
+            sequences, split_empty, split_truncated = pre.encode(texts[split])
+            empty, truncated = empty + split_empty, truncated + split_truncated
             labels = self._label_ids(split, corpus.splits[split], classes)
-            data = TokenizedDataset.from_lists(sequences, labels, tokenizer.pad_id)
+            data = TokenizedDataset.from_lists(sequences, labels, pre.tokenizer.pad_id)
             splits[split] = {"ids": data.ids, "offsets": data.offsets, "labels": data.labels}
         if empty:
             log.warning("%d review(s) are empty after cleaning; each is encoded as a single <unk> token", empty)
-        log.info("%d review(s) truncated to data.max_length=%d tokens", truncated, self.hparams.max_length)
-        return {"tokenizer": tokenizer.state_dict(), "classes": classes, "splits": splits}
+        log.info("%d review(s) truncated to data.max_length=%d tokens", truncated, pre.max_length)
+        return {"tokenizer": pre.tokenizer.state_dict(), "classes": classes, "splits": splits}
 
     def setup(self, stage: str | None = None) -> None:
         """Read, split and tokenize the reviews (or load them from the cache); build the split datasets."""
@@ -293,7 +289,7 @@ class ReviewsDataModule(L.LightningDataModule):
             return
         location = self._locate()
         cache_file = self.data_dir / "tokenized" / f"{self._cache_key(location)}.pt"
-        restored = self.tokenizer.state_dict() if self.tokenizer is not None else None
+        restored = self.tokenizer.state_dict() if self.tokenizer.is_fitted else None
         bundle = None
         if self.hparams.cache and cache_file.is_file():
             bundle = torch.load(cache_file, weights_only=True)
@@ -306,11 +302,12 @@ class ReviewsDataModule(L.LightningDataModule):
             corpus = self._read(location)
             bundle = self._tokenize(corpus, self._resolve_classes(corpus))
             if self.hparams.cache and restored is None:
-                _save_atomic(bundle, cache_file)
-        self.tokenizer = self.tokenizer or tokenizer_from_state(bundle["tokenizer"])
+                write_atomic(cache_file, lambda f: torch.save(bundle, f))
         if self.classes is not None and self.classes != bundle["classes"]:
             raise DataError(f"{self.source}: classes {bundle['classes']} differ from the expected {self.classes}")
-        self.classes = list(bundle["classes"])
+        if not self.tokenizer.is_fitted:
+            self.preprocessor.tokenizer = tokenizer_from_state(bundle["tokenizer"])
+        self.preprocessor.fit([], bundle["classes"])
         for split in SPLITS:
             part = bundle["splits"][split]
             self.datasets[split] = TokenizedDataset(part["ids"], part["offsets"], part["labels"], self.tokenizer.pad_id)
@@ -328,71 +325,34 @@ class ReviewsDataModule(L.LightningDataModule):
     def save_vocab(self, path: str | Path) -> Path:
         """Write the fitted tokenizer and the class names as JSON (what :meth:`state_dict` holds)."""
         path = Path(path)
-        text = json.dumps({**self.state_dict()["tokenizer"], "classes": self.classes}, ensure_ascii=False)
+        text = json.dumps({**self.tokenizer.state_dict(), "classes": self.classes}, ensure_ascii=False)
         if not path.is_file() or path.read_text() != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         return path
 
-    # -- loaders ------------------------------------------------------------------------------------------------
+    # -- loaders: length buckets on one device, the shared loader under DDP ---------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.datasets[split]
         distributed = self.trainer is not None and self.trainer.world_size > 1
-        if self.hparams.bucket and not distributed:  # under DDP, Lightning's DistributedSampler shards instead
-            # seeded by (seed + epoch), never the global generator: a resumed run sees the same batches
-            sampler = BucketBatchSampler(
-                dataset.lengths, self.hparams.batch_size, shuffle=shuffle, seed=torch.initial_seed()
-            )
-            return DataLoader(
-                dataset,
-                batch_sampler=sampler,
-                collate_fn=_batched,
-                num_workers=self.hparams.num_workers,
-                pin_memory=self.hparams.pin_memory,
-                persistent_workers=self.hparams.num_workers > 0,
-            )
-        return make_loader(
+        if not self.hparams.bucket or distributed:  # under DDP, Lightning's DistributedSampler shards instead
+            return super()._loader(split, shuffle)
+        # seeded by (seed + epoch), never the global generator: a resumed run sees the same batches
+        sampler = BucketBatchSampler(dataset.lengths, self.batch_size, shuffle=shuffle, seed=torch.initial_seed())
+        return DataLoader(
             dataset,
-            self.hparams.batch_size,
-            shuffle,
-            self.trainer,
-            self.hparams.num_workers,
-            self.hparams.pin_memory,
-            _batched,
+            batch_sampler=sampler,
+            collate_fn=batched,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    # -- the fitted tokenizer travels with the checkpoint -----------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        if self.tokenizer is None or self.classes is None:
-            return {}
-        return {"tokenizer": self.tokenizer.state_dict(), "classes": list(self.classes)}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if state_dict:
-            self.tokenizer = tokenizer_from_state(state_dict["tokenizer"])
-            self.classes = list(state_dict["classes"])
 
 
 def _stratified_split(texts: LabelledTexts, fraction: float, seed: int) -> tuple[LabelledTexts, LabelledTexts]:
-    """Split off a seeded ``fraction`` of each label's rows; both parts keep the original order."""
-    rng = np.random.default_rng(seed)
-    labels = np.array(texts.labels)
-    held = np.zeros(len(labels), dtype=bool)
-    for label in sorted(set(texts.labels)):
-        rows = np.flatnonzero(labels == label)
-        take = round(len(rows) * fraction)
-        if len(rows) > 1:
-            take = min(max(take, 1), len(rows) - 1)
-        held[rng.choice(rows, size=take, replace=False)] = True
+    """Split off a seeded, stratified ``fraction`` of the rows (:func:`stratified_holdout`); both parts keep the
+    original order."""
+    held = stratified_holdout(texts.labels, fraction, seed)
     keep, out = LabelledTexts(), LabelledTexts()
     for i, (text, label) in enumerate(zip(texts.texts, texts.labels, strict=True)):
         part = out if held[i] else keep
@@ -403,14 +363,3 @@ def _stratified_split(texts: LabelledTexts, fraction: float, seed: int) -> tuple
     if not keep.texts or not out.texts:
         raise DataError(f"{len(texts)} rows are too few to split off {fraction:.0%}; use more data")
     return keep, out
-
-
-def _save_atomic(bundle: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(bundle, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

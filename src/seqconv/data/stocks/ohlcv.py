@@ -50,6 +50,7 @@ def read_ohlcv(
     columns: list[str],
     date_column: str = "date",
     nan_policy: str = "error",
+    fix: str = "set data.features / data.target / data.date_column to columns that exist",
 ) -> pd.DataFrame:
     """Read ``columns`` of a price CSV, indexed by date, validated.
 
@@ -61,6 +62,7 @@ def read_ohlcv(
         date_column: normalized name of the date column.
         nan_policy: what to do with empty or NaN cells: ``"error"`` (default), ``"drop"`` the rows, or
             ``"ffill"`` (carry the last value forward; a gap in the first row is still an error).
+        fix: what a missing column message tells the user to do.
 
     Returns:
         A float64 frame with a sorted, unique ``DatetimeIndex`` and the requested columns.
@@ -83,9 +85,8 @@ def read_ohlcv(
     missing = [c for c in [date_column, *columns] if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{path}: missing column(s) {missing}; the file has {list(frame.columns)} "
-            "(names are matched case-insensitively, ignoring spaces and underscores); "
-            "set data.features / data.target / data.date_column to columns that exist"
+            f"{path}: missing column(s) {missing}; {fix}; the file has {list(frame.columns)} "
+            "(names are matched case-insensitively, ignoring spaces and underscores)"
         )
     if frame.empty:
         raise DataError(f"{path}: the file has a header but no data rows")

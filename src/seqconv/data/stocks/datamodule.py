@@ -1,4 +1,4 @@
-"""Stock series: OHLCV CSV -> chronological splits -> scaled sliding windows."""
+"""Stock series: OHLCV CSV -> chronological splits -> scaled sliding windows, through :class:`StocksPreprocessor`."""
 
 from __future__ import annotations
 
@@ -7,25 +7,23 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from seqconv.data.loaders import make_loader
-from seqconv.data.ohlcv import day_string, normalize_column, read_ohlcv
-from seqconv.data.scaling import StandardScaler
+from seqconv.data.datamodule import SeqDataModule, batched, check_choice, check_fraction
+from seqconv.data.splits import SPLITS
+from seqconv.data.stocks.ohlcv import NAN_POLICIES, day_string
+from seqconv.data.stocks.preprocessor import StocksPreprocessor
 from seqconv.data.windows import sliding_windows
-from seqconv.errors import DataError
+from seqconv.errors import ConfigError, DataError
 
-__all__ = ["BUILTIN_SP500", "TRANSFORMS", "StocksDataModule", "SyntheticStocksDataModule", "WindowDataset"]
+__all__ = ["BUILTIN_SP500", "StocksDataModule", "SyntheticStocksDataModule", "WindowDataset"]
 
 log = logging.getLogger(__name__)
 
 BUILTIN_SP500 = "sp500_daily_2000_2020.csv"
-TRANSFORMS = ("log_return", "level")
-SPLITS = ("train", "val", "test")
 
 
 class WindowDataset(Dataset):
@@ -61,26 +59,21 @@ class WindowDataset(Dataset):
         return {key: value[0] for key, value in self.__getitems__([index]).items()}
 
 
-def _batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Collate for ``__getitems__``: the dataset already returns a batch."""
-    return batch
-
-
 @dataclass
 class _Split:
-    features: np.ndarray  # [N, C] transformed, unscaled
+    inputs: np.ndarray  # [N, C] transformed, unscaled
     prices: np.ndarray  # [N] target column level at each step
     targets: np.ndarray  # [N] target for the forecast made at each step (NaN for the last `horizon` steps)
     start: pd.Timestamp
     end: pd.Timestamp
 
 
-class StocksDataModule(L.LightningDataModule):
+class StocksDataModule(SeqDataModule):
     """Forecast one column of a price series from windows of past values.
 
     Rows are split chronologically (train, then validation, then test), each window lies inside one split,
-    and the scalers are fit on the training rows only, so nothing from the evaluation periods leaks into
-    training.
+    and the preprocessor's scalers are fit on the training rows only, so nothing from the evaluation periods
+    leaks into training.
 
     Args:
         path: a Yahoo-format CSV (``Date, Open, High, Low, Close, Adj Close, Volume``); ``None`` uses the
@@ -122,44 +115,31 @@ class StocksDataModule(L.LightningDataModule):
         nan_policy: str = "error",
         date_column: str = "date",
     ) -> None:
-        super().__init__()
-        if transform not in TRANSFORMS:
-            raise DataError(f"unknown data.transform={transform!r}; choose one of {list(TRANSFORMS)}")
-        if window < 1 or horizon < 1:
-            raise DataError(f"data.window and data.horizon must be >= 1, got window={window}, horizon={horizon}")
-        if not features:
-            raise DataError("data.features is empty; list at least one column, e.g. data.features=[close]")
         for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0.0 < value < 1.0:
-                raise DataError(f"data.{key} must be in (0, 1), got {value}")
+            check_fraction(key, value)
         if val_fraction + test_fraction >= 1.0:
-            raise DataError("data.val_fraction + data.test_fraction must leave rows for training (sum < 1)")
+            raise ConfigError("data.val_fraction + data.test_fraction must leave rows for training (sum < 1)")
+        check_choice("nan_policy", nan_policy, NAN_POLICIES)
+        preprocessor = StocksPreprocessor(features, target, transform, window, horizon, date_column)
+        super().__init__(preprocessor, batch_size, num_workers, pin_memory, shuffle)
         self.save_hyperparameters(logger=False)
-        self.features = [normalize_column(c) for c in features]
-        self.target = normalize_column(target)
-        self.transform, self.window, self.horizon = transform, window, horizon
-        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
-        self.feature_scaler: StandardScaler | None = None
-        self.target_scaler: StandardScaler | None = None
-        self.datasets: dict[str, WindowDataset] = {}
         self.periods: dict[str, tuple[str, str]] = {}
+
+    collate_fn = staticmethod(batched)
 
     # -- sizes that flow into the network and the task ---------------------------------------------------
     @property
     def dims(self) -> dict[str, int]:
         """Network sizes implied by the data: ``in_channels``, ``input_length``, ``out_features``."""
-        return {"in_channels": len(self.features), "input_length": self.window, "out_features": 1}
+        pre = self.preprocessor
+        return {"in_channels": len(pre.features), "input_length": pre.window, "out_features": 1}
 
     @property
     def task_kwargs(self) -> dict[str, float | str]:
         """How the task maps the network's scaled output back to prices (available after :meth:`setup`)."""
-        if self.target_scaler is None:
+        if not self.preprocessor.is_fitted:
             raise RuntimeError("call setup() before reading task_kwargs")
-        return {
-            "target_transform": self.transform,
-            "target_mean": self.target_scaler.mean[0],
-            "target_std": self.target_scaler.std[0],
-        }
+        return self.preprocessor.task_kwargs
 
     # -- loading ----------------------------------------------------------------------------------------
     @property
@@ -168,34 +148,10 @@ class StocksDataModule(L.LightningDataModule):
         return self.hparams.path or f"built-in {BUILTIN_SP500}"
 
     def _load_frame(self) -> pd.DataFrame:
-        columns = list(dict.fromkeys([*self.features, self.target]))
         if self.hparams.path is None:
             with resources.as_file(resources.files("seqconv.datasets") / BUILTIN_SP500) as builtin:
-                return read_ohlcv(builtin, columns, self.hparams.date_column, self.hparams.nan_policy)
-        return read_ohlcv(Path(self.hparams.path), columns, self.hparams.date_column, self.hparams.nan_policy)
-
-    def _transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
-        """``[N, C]`` model inputs (unscaled), ``[N]`` target-column prices, and their dates."""
-        prices = frame[self.target].to_numpy()
-        values = frame[self.features].to_numpy()
-        if self.transform == "level":
-            return values, prices, frame.index
-        used = frame[list(dict.fromkeys([*self.features, self.target]))]
-        rows, cols = np.nonzero(used.to_numpy() <= 0)
-        if rows.size:
-            raise DataError(
-                f"{self.source}: column {used.columns[cols[0]]!r} has the non-positive value "
-                f"{used.iat[rows[0], cols[0]]} on {day_string(frame.index[rows[0]])}, which has no log return; "
-                "drop that column from data.features or use data.transform=level"
-            )
-        return np.diff(np.log(values), axis=0), prices[1:], frame.index[1:]  # row j: log(v[j] / v[j-1])
-
-    def _targets(self, prices: np.ndarray) -> np.ndarray:
-        """The value to forecast from each step ``t`` (NaN where ``t + horizon`` is past the end)."""
-        out = np.full(len(prices), np.nan)
-        ahead = prices[self.horizon :]
-        out[: len(ahead)] = ahead if self.transform == "level" else np.log(ahead / prices[: len(ahead)])
-        return out
+                return self.preprocessor.read(builtin, self.hparams.nan_policy)
+        return self.preprocessor.read(Path(self.hparams.path), self.hparams.nan_policy)
 
     def _split_bounds(self, dates: pd.DatetimeIndex) -> list[int]:
         n = len(dates)
@@ -217,65 +173,36 @@ class StocksDataModule(L.LightningDataModule):
         """Read, transform, split and scale the series; build the window datasets of every split."""
         if self.datasets:
             return
-        values, prices, dates = self._transform(self._load_frame())
-        targets = self._targets(prices)
+        pre = self.preprocessor
+        inputs, prices, dates = pre.inputs(self._load_frame(), self.source)
+        targets = pre.targets(prices)
         bounds = self._split_bounds(dates)
-        need = self.window + self.horizon
+        need = pre.window + pre.horizon
         splits = {}
         for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
             if hi - lo < need:
                 raise DataError(
                     f"{self.source}: the {name} split has {hi - lo} rows ({day_string(dates[lo])} to "
-                    f"{day_string(dates[hi - 1])}), fewer than window + horizon = {self.window} + {self.horizon}; "
+                    f"{day_string(dates[hi - 1])}), fewer than window + horizon = {pre.window} + {pre.horizon}; "
                     "use a longer series, a shorter data.window, or larger split fractions"
                 )
             # targets within the split only: the last `horizon` steps have no future inside it
             split_targets = targets[lo:hi].copy()
-            split_targets[-self.horizon :] = np.nan
-            splits[name] = _Split(values[lo:hi], prices[lo:hi], split_targets, dates[lo], dates[hi - 1])
+            split_targets[-pre.horizon :] = np.nan
+            splits[name] = _Split(inputs[lo:hi], prices[lo:hi], split_targets, dates[lo], dates[hi - 1])
 
-        train = splits["train"]
-        if self.feature_scaler is None or self.target_scaler is None:
-            self.feature_scaler = StandardScaler.fit(train.features)
-            self.target_scaler = StandardScaler.fit(train.targets[~np.isnan(train.targets)])
+        if not pre.is_fitted:  # a restored (checkpoint) preprocessor keeps its training scalers
+            pre.fit(splits["train"].inputs, splits["train"].targets)
         for name, split in splits.items():
-            features = torch.as_tensor(self.feature_scaler.transform(split.features).T, dtype=torch.float32)
-            scaled = (split.targets - self.target_scaler.mean[0]) / self.target_scaler.std[0]
             self.datasets[name] = WindowDataset(
-                features.contiguous(),  # [C, N]
-                torch.tensor(scaled, dtype=torch.float32),
+                pre.scale_inputs(split.inputs),  # [C, N]
+                pre.scale_targets(split.targets),
                 torch.tensor(split.prices, dtype=torch.float32),
-                self.window,
-                self.horizon,
+                pre.window,
+                pre.horizon,
             )
             self.periods[name] = (day_string(split.start), day_string(split.end))
             log.info("%s: %d windows, %s to %s", name, len(self.datasets[name]), *self.periods[name])
-
-    # -- loaders ----------------------------------------------------------------------------------------
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return make_loader(
-            self.datasets[split], self.batch_size, shuffle, self.trainer, self.num_workers, self.pin_memory, _batched
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=self.hparams.shuffle)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    # -- the fitted scalers travel with the checkpoint ----------------------------------------------------
-    def state_dict(self) -> dict[str, dict[str, list[float]]]:
-        if self.feature_scaler is None or self.target_scaler is None:
-            return {}
-        return {"feature_scaler": self.feature_scaler.to_dict(), "target_scaler": self.target_scaler.to_dict()}
-
-    def load_state_dict(self, state_dict: dict[str, dict[str, list[float]]]) -> None:
-        if state_dict:
-            self.feature_scaler = StandardScaler(**state_dict["feature_scaler"])
-            self.target_scaler = StandardScaler(**state_dict["target_scaler"])
 
 
 class SyntheticStocksDataModule(StocksDataModule):
@@ -294,7 +221,7 @@ class SyntheticStocksDataModule(StocksDataModule):
     ) -> None:
         super().__init__(**kwargs)
         if num_points < 2 or not low < high:
-            raise DataError(f"need num_points >= 2 and low < high, got {num_points}, {low}, {high}")
+            raise ConfigError(f"need num_points >= 2 and low < high, got {num_points}, {low}, {high}")
         self.save_hyperparameters(logger=False)
 
     @property
@@ -306,4 +233,4 @@ class SyntheticStocksDataModule(StocksDataModule):
         scaled = (walk - walk.min()) / (walk.max() - walk.min())
         close = self.hparams.low + scaled * (self.hparams.high - self.hparams.low)
         dates = pd.bdate_range("2020-01-01", periods=self.hparams.num_points, name="date")
-        return pd.DataFrame({column: close for column in {*self.features, self.target}}, index=dates)
+        return pd.DataFrame({column: close for column in self.preprocessor.columns}, index=dates)

@@ -42,7 +42,7 @@ def test_targets_match_a_naive_computation(tmp_path, transform):
         assert item["last"][k].item() == pytest.approx(prices[t], rel=1e-6)
         assert item["future"][k].item() == pytest.approx(prices[t + 3], rel=1e-6)
         raw = prices[t + 3] if transform == "level" else np.log(prices[t + 3] / prices[t])
-        scaled = (raw - dm.target_scaler.mean[0]) / dm.target_scaler.std[0]
+        scaled = (raw - dm.preprocessor.target_scaler.mean[0]) / dm.preprocessor.target_scaler.std[0]
         assert item["y"][k].item() == pytest.approx(scaled, rel=1e-4, abs=1e-5)
 
 
@@ -60,7 +60,9 @@ def test_no_window_or_target_crosses_a_split_boundary(tmp_path):
         )  # the last target is the split's last row
         first = ds.__getitems__([0])
         scaled_first_input = first["x"][0, 0, 0].item()
-        assert scaled_first_input == pytest.approx(dm.feature_scaler.transform(np.array([[close[lo]]]))[0, 0], rel=1e-5)
+        assert scaled_first_input == pytest.approx(
+            dm.preprocessor.feature_scaler.transform(np.array([[close[lo]]]))[0, 0], rel=1e-5
+        )
 
 
 def test_scaler_is_unaffected_by_test_period_data(tmp_path):
@@ -72,8 +74,8 @@ def test_scaler_is_unaffected_by_test_period_data(tmp_path):
         dm = StocksDataModule(path=str(_csv(tmp_path, series, name)), transform="level", window=10)
         dm.setup()
         dms.append(dm)
-    assert dms[0].feature_scaler == dms[1].feature_scaler
-    assert dms[0].target_scaler == dms[1].target_scaler
+    assert dms[0].preprocessor.feature_scaler == dms[1].preprocessor.feature_scaler
+    assert dms[0].preprocessor.target_scaler == dms[1].preprocessor.target_scaler
     torch.testing.assert_close(dms[0].datasets["train"].windows, dms[1].datasets["train"].windows)
     assert not torch.allclose(dms[0].datasets["test"].windows, dms[1].datasets["test"].windows)
 
@@ -114,7 +116,10 @@ def test_scalers_round_trip_through_state_dict(tmp_path):
     dm.setup()
     restored = StocksDataModule(path=path)
     restored.load_state_dict(dm.state_dict())
-    assert restored.feature_scaler == dm.feature_scaler and restored.target_scaler == dm.target_scaler
+    assert (
+        restored.preprocessor.feature_scaler == dm.preprocessor.feature_scaler
+        and restored.preprocessor.target_scaler == dm.preprocessor.target_scaler
+    )
 
 
 def test_synthetic_random_walk_range_and_seed():
