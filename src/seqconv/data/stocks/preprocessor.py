@@ -100,6 +100,12 @@ class StocksPreprocessor(Preprocessor):
             "horizon": self.horizon,
         }
 
+    def restore(self, state: dict[str, Any], where: str = "the checkpoint") -> StocksPreprocessor:
+        """As :meth:`Preprocessor.restore`; the date column is how this data names its dates, so it stays ours."""
+        restored = super().restore(state, where)
+        restored.date_column = self.date_column
+        return restored
+
     @property
     def columns(self) -> list[str]:
         """Every column read from the CSV: the features, then the target if it is not one of them."""
