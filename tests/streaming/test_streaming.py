@@ -1,13 +1,15 @@
 """Streaming equals offline: random chunks, a batch of independent streams, per-stream reset, exported steps."""
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
 
 from seqconv.export import load_runner
-from seqconv.layers import ConvNormAct, TemporalConvNet
+from seqconv.layers import ConvNormAct, ResidualBlock, SeparableConvNormAct, TemporalConvNet
 from seqconv.models import TCNForecaster, TimeSeriesCNN
-from seqconv.streaming import Streamer, StreamingConv, export_streaming_step, streaming_step
+from seqconv.streaming import Streamer, export_streaming_step, streaming_step
 
 TOL = 1e-5
 
@@ -136,7 +138,32 @@ def test_non_causal_networks_are_refused_with_the_reason(net, fragment):
 
 def test_a_centred_conv_cannot_stream():
     with pytest.raises(ValueError, match="padding='same'.*future"):
-        StreamingConv(ConvNormAct(2, 2, 3, padding="same"))
+        streaming_step(ConvNormAct(2, 2, 3, padding="same"))
+
+
+LAYERS = {
+    "conv": lambda: ConvNormAct(2, 4, 3, dilation=2, padding="causal", norm="batch"),
+    "pointwise": lambda: ConvNormAct(2, 4, 1, norm="layer"),
+    "separable": lambda: SeparableConvNormAct(2, 6, 3, padding="causal", norm="layer"),
+    "residual": lambda: ResidualBlock(2, 4, 2, dilation=3, padding="causal", norm="batch"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_a_scripted_layer_step_streams_like_the_offline_layer(name):
+    torch.manual_seed(0)
+    layer = _randomize_norms(LAYERS[name]())
+    step = streaming_step(layer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated, still widely deployed
+        scripted = torch.jit.script(step)
+    x = torch.randn(3, 2, 23)
+    state, outputs, start = step.initial_state(3), [], 0
+    for size in _chunks(23, 6):
+        y, state = scripted(x[:, :, start : start + size], state)
+        outputs.append(y)
+        start += size
+    torch.testing.assert_close(torch.cat(outputs, dim=-1), layer(x), atol=TOL, rtol=0)
 
 
 def test_streamer_checks_its_inputs():

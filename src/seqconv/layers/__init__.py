@@ -4,11 +4,12 @@ from seqconv.layers.checkpoint import run_blocks
 from seqconv.layers.checks import check_bcl
 from seqconv.layers.conv_norm_act import ConvNormAct, SeparableConvNormAct
 from seqconv.layers.create_act import ACTIVATIONS, create_act, get_act_layer
-from seqconv.layers.create_norm import NORMS, ChannelLayerNorm, create_norm
+from seqconv.layers.create_norm import NORMS, ChannelLayerNorm, check_norm_streams, create_norm
 from seqconv.layers.padding import PADDING_MODES, conv_output_length, get_padding
 from seqconv.layers.pooling import POOL_TYPES, GlobalPool1d
 from seqconv.layers.receptive_field import compose_geometry, layer_geometry, receptive_field
 from seqconv.layers.residual import ResidualBlock
+from seqconv.layers.streaming import StreamingModule
 from seqconv.layers.tcn import TemporalConvNet
 
 __all__ = [
@@ -21,8 +22,10 @@ __all__ = [
     "GlobalPool1d",
     "ResidualBlock",
     "SeparableConvNormAct",
+    "StreamingModule",
     "TemporalConvNet",
     "check_bcl",
+    "check_norm_streams",
     "compose_geometry",
     "conv_output_length",
     "create_act",

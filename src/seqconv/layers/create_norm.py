@@ -6,11 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["NORMS", "ChannelLayerNorm", "create_norm", "norm_mixes_time"]
+__all__ = ["NORMS", "ChannelLayerNorm", "check_norm_streams", "create_norm", "norm_mixes_time"]
 
 
 class ChannelLayerNorm(nn.LayerNorm):
-    """LayerNorm over the channels of each time step, so it never mixes time steps (safe for causal models)."""
+    """LayerNorm over the channels of each time step, so it never mixes time steps (safe for causal models).
+
+    It streams as it is and needs no state: a chunk of steps is normalised exactly as inside the whole sequence.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, L] -> [B, C, L]``."""
@@ -33,6 +36,31 @@ NORMS = ("batch", "group", "layer", "none")
 def norm_mixes_time(norm: str) -> bool:
     """Whether ``norm`` pools statistics over the time axis at inference (GroupNorm does), which breaks causality."""
     return norm == "group"
+
+
+def check_norm_streams(norm: nn.Module, where: str) -> None:
+    """Check that ``norm``, in its current mode, normalises each time step on its own, so that it streams.
+
+    ``ChannelLayerNorm``, ``Identity`` and ``BatchNorm1d`` in eval mode (one affine map per channel from its running
+    statistics) do; ``BatchNorm1d`` in train mode and ``GroupNorm`` pool statistics over the time axis.
+
+    Raises:
+        ValueError: ``norm`` mixes time steps; the message says what to change and names ``where``.
+    """
+    if isinstance(norm, nn.BatchNorm1d):
+        if norm.training or not norm.track_running_stats:
+            mode = "in train mode" if norm.training else "without running statistics"
+            raise ValueError(
+                f"{where}: BatchNorm1d {mode} normalises with statistics over the whole batch and sequence, so a "
+                "chunk cannot match the sequence; call .eval() before streaming (it then uses its running "
+                "statistics), or use norm='layer'"
+            )
+        return
+    if not isinstance(norm, ChannelLayerNorm | nn.Identity):
+        raise ValueError(
+            f"{where}: cannot stream a layer normalised by {type(norm).__name__}, which pools statistics over "
+            "time steps; use norm='layer', 'batch' (in eval mode) or 'none'"
+        )
 
 
 def create_norm(norm: str, channels: int, num_groups: int = 8) -> nn.Module:

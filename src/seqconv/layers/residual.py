@@ -8,16 +8,18 @@ from torch import nn
 from seqconv.layers.conv_norm_act import ConvNormAct
 from seqconv.layers.create_act import create_act
 from seqconv.layers.receptive_field import compose_geometry
+from seqconv.layers.streaming import StreamingModule
 
 __all__ = ["ResidualBlock"]
 
 
-class ResidualBlock(nn.Module):
+class ResidualBlock(StreamingModule):
     """Two convolutions with a skip connection: ``act(conv2(conv1(x)) + shortcut(x))`` (He et al. 2016).
 
     The shortcut is the identity, or a 1x1 :class:`ConvNormAct` when channels or stride change.
     With ``padding="causal"`` this is the temporal block of Bai et al. 2018 ("An Empirical Evaluation of
-    Generic Convolutional and Recurrent Networks for Sequence Modeling").
+    Generic Convolutional and Recurrent Networks for Sequence Modeling"), and it streams (:meth:`stream`) with
+    the states of its two convolutions (stride 1 only; the 1x1 shortcut needs none).
 
     Args:
         in_channels: input channels ``C_in``.
@@ -49,7 +51,7 @@ class ResidualBlock(nn.Module):
                 f"ResidualBlock needs padding='same' or 'causal' so that both paths keep the length, "
                 f"got padding={padding!r}"
             )
-        self.in_channels = in_channels
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.conv1 = ConvNormAct(
             in_channels,
             out_channels,
@@ -75,10 +77,27 @@ class ResidualBlock(nn.Module):
             self.shortcut = ConvNormAct(in_channels, out_channels, 1, stride=stride, norm=norm, act="none")
         self.act = create_act(act)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self._conv1_states = len(self.conv1._state_shapes())  # where the streaming state of conv2 starts
 
     def geometry(self) -> tuple[int, int]:
         """``(receptive_field, stride)`` of the block (the convolution path; the shortcut sees less)."""
         return compose_geometry([self.conv1.geometry(), self.conv2.geometry()])
+
+    def check_streamable(self, where: str = "") -> None:
+        """Raise ``ValueError`` saying what to change unless every conv streams (causal, stride 1, per-step norm)."""
+        where = where or type(self).__name__
+        self.conv1.check_streamable(f"{where}.conv1")
+        self.conv2.check_streamable(f"{where}.conv2")
+        if isinstance(self.shortcut, ConvNormAct):
+            self.shortcut.check_streamable(f"{where}.shortcut")
+
+    def _state_shapes(self) -> list[tuple[int, int]]:
+        return self.conv1._state_shapes() + self.conv2._state_shapes()
+
+    def _stream(self, x: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h, state1 = self.conv1._stream(x, state[: self._conv1_states])  # [B, C_in, T] -> [B, C_out, T]
+        h, state2 = self.conv2._stream(h, state[self._conv1_states :])
+        return self.drop(self.act(h + self.shortcut(x))), state1 + state2  # the 1x1 shortcut acts per step
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C_in, L] -> [B, C_out, ceil(L / stride)]``."""

@@ -10,16 +10,20 @@ from torch import nn
 from seqconv.layers.checkpoint import run_blocks
 from seqconv.layers.receptive_field import compose_geometry
 from seqconv.layers.residual import ResidualBlock
+from seqconv.layers.streaming import StreamingModule
 
 __all__ = ["TemporalConvNet"]
 
 
-class TemporalConvNet(nn.Module):
+class TemporalConvNet(StreamingModule):
     """A stack of causal :class:`ResidualBlock` s, block ``i`` dilated by ``dilation_base ** i``.
 
     Bai et al. 2018, "An Empirical Evaluation of Generic Convolutional and Recurrent Networks for Sequence
     Modeling". Output ``t`` depends only on inputs ``<= t``; the receptive field is
     ``1 + 2 * (kernel_size - 1) * sum(dilation_base ** i)``.
+
+    It streams (:meth:`stream`, in eval mode with ``norm="batch"``) with two state tensors per block, one per
+    convolution, ``[B, C, (kernel_size - 1) * dilation_base ** i]``; together they hold the receptive field.
 
     Args:
         in_channels: input channels ``C_in``.
@@ -62,6 +66,7 @@ class TemporalConvNet(nn.Module):
         )
         self.in_channels = in_channels
         self.out_channels = widths[-1]
+        self._block_states = [len(block._state_shapes()) for block in self.blocks]  # streaming state tensors
         self.grad_checkpointing = False
 
     def geometry(self) -> tuple[int, int]:
@@ -71,6 +76,23 @@ class TemporalConvNet(nn.Module):
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute block activations in the backward pass instead of storing them."""
         self.grad_checkpointing = enable
+
+    def check_streamable(self, where: str = "") -> None:
+        """Raise ``ValueError`` saying what to change unless every block streams (e.g. BatchNorm in train mode)."""
+        where = where or type(self).__name__
+        for i, block in enumerate(self.blocks):
+            block.check_streamable(f"{where}.blocks.{i}")
+
+    def _state_shapes(self) -> list[tuple[int, int]]:
+        return [shape for block in self.blocks for shape in block._state_shapes()]
+
+    def _stream(self, x: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        new_state: list[torch.Tensor] = []
+        for i, block in enumerate(self.blocks):
+            start = len(new_state)  # the states of the blocks before this one
+            x, block_state = block._stream(x, state[start : start + self._block_states[i]])
+            new_state.extend(block_state)
+        return x, new_state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C_in, L] -> [B, channels[-1], L]``, causal."""

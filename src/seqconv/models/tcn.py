@@ -7,17 +7,20 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from seqconv.layers import TemporalConvNet, check_bcl
+from seqconv.layers import StreamingModule, TemporalConvNet, check_bcl
 
 __all__ = ["TCNForecaster"]
 
 
-class TCNForecaster(nn.Module):
+class TCNForecaster(StreamingModule):
     """A :class:`~seqconv.layers.TemporalConvNet` with a linear head on its last time step.
 
     Bai et al. 2018. Every output sees only the past: the features at step ``t`` depend on inputs ``<= t``,
     and the forecast is read from the last step, so the model accepts any window length; windows shorter than
     :meth:`receptive_field` simply see zero padding before the window starts.
+
+    :meth:`stream` runs :meth:`forward_sequence` chunk by chunk, a forecast at every new step, with the state of
+    its :class:`~seqconv.layers.TemporalConvNet` (call ``.eval()`` first: dropout off, BatchNorm running statistics).
 
     Args:
         in_channels: input channels (features per time step).
@@ -43,6 +46,7 @@ class TCNForecaster(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
+        self.out_channels = out_features  # of forward_sequence and stream: [B, out_features, L]
         self.tcn = TemporalConvNet(in_channels, channels, kernel_size, dilation_base, norm, act, dropout)
         self.head = nn.Linear(self.tcn.out_channels, out_features)
 
@@ -66,7 +70,21 @@ class TCNForecaster(nn.Module):
 
     def forward_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """A forecast at every step: ``[B, C_in, L] -> [B, out_features, L]``, causal."""
-        return self.head(self.forward_features(x).transpose(1, 2)).transpose(1, 2)  # [B, L, H] -> [B, out, L]
+        return self._head_per_step(self.forward_features(x))
+
+    def _head_per_step(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(h.transpose(1, 2)).transpose(1, 2)  # [B, H, L] -> [B, L, H] -> [B, L, out] -> [B, out, L]
+
+    def check_streamable(self, where: str = "") -> None:
+        """Raise ``ValueError`` saying what to change when the network cannot stream (e.g. BatchNorm in train mode)."""
+        self.tcn.check_streamable(f"{where or type(self).__name__}.tcn")
+
+    def _state_shapes(self) -> list[tuple[int, int]]:
+        return self.tcn._state_shapes()
+
+    def _stream(self, x: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h, state = self.tcn._stream(x, state)  # [B, C_in, T] -> [B, H, T]
+        return self._head_per_step(h), state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C_in, L] -> [B, out_features]``."""

@@ -8,19 +8,19 @@ from typing import Any
 import torch
 
 from seqconv.export.exporters import ExportResult, export_module
-from seqconv.streaming.step import StreamingTCN
+from seqconv.streaming.step import StreamingStep
 
 __all__ = ["describe_streaming", "export_streaming_step", "streaming_io_names"]
 
 
-def streaming_io_names(step: StreamingTCN) -> tuple[list[str], list[str]]:
+def streaming_io_names(step: StreamingStep) -> tuple[list[str], list[str]]:
     """``(input_names, output_names)``: ``x, state_0..`` in and ``y, next_state_0..`` out."""
     count = len(step.state_shapes())
     return ["x", *[f"state_{i}" for i in range(count)]], ["y", *[f"next_state_{i}" for i in range(count)]]
 
 
 def _inputs(
-    step: StreamingTCN, batch: int, chunk: int, seed: int, zero_state: bool = False
+    step: StreamingStep, batch: int, chunk: int, seed: int, zero_state: bool = False
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, step.in_channels, chunk, generator=generator)  # [B, C_in, T]
@@ -32,7 +32,7 @@ def _inputs(
 
 
 def export_streaming_step(
-    step: StreamingTCN,
+    step: StreamingStep,
     path: str | Path,
     fmt: str = "onnx",
     *,
@@ -82,7 +82,7 @@ def export_streaming_step(
     )
 
 
-def describe_streaming(step: StreamingTCN) -> dict[str, Any]:
+def describe_streaming(step: StreamingStep) -> dict[str, Any]:
     """The sidecar's ``inputs``, ``outputs`` and ``streaming`` entries for an exported streaming step."""
     inputs, outputs = streaming_io_names(step)
     states = [

@@ -6,13 +6,13 @@ import torch
 from torch import nn
 
 from seqconv.layers import check_bcl
-from seqconv.streaming.step import StreamingTCN, streaming_step
+from seqconv.streaming.step import StreamingStep, streaming_step
 
 __all__ = ["Streamer"]
 
 
 class Streamer(nn.Module):
-    """Keeps the state of ``batch_size`` independent streams between calls of a :class:`StreamingTCN`.
+    """Keeps the state of ``batch_size`` independent streams between calls of a :class:`StreamingStep`.
 
     Example::
 
@@ -26,7 +26,7 @@ class Streamer(nn.Module):
         batch_size: number of streams ``B``; every call feeds all of them.
     """
 
-    def __init__(self, step: StreamingTCN, batch_size: int) -> None:
+    def __init__(self, step: StreamingStep, batch_size: int) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
