@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ import torch
 from torch import nn
 
 from seqconv.errors import ConfigError, SeqconvError
+from seqconv.utils.io import atomic_path
 
 __all__ = [
     "FORMATS",
@@ -244,13 +243,9 @@ def export_module(
     if module.training:
         raise ValueError("export a module in eval mode (call .eval()): dropout and BatchNorm differ in training")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     dynamic_axes = dynamic_axes or {}
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{SUFFIXES[fmt]}")
-    os.close(fd)
-    tmp = Path(tmp_name)
     result = ExportResult(path, fmt, method if fmt == "torchscript" else None, dynamic_axes, tolerance=tolerance)
-    try:
+    with atomic_path(path, suffix=f".tmp{SUFFIXES[fmt]}") as tmp:  # the artifact appears only once it passes
         _save(module, args, tmp, fmt, method, input_names, output_names, dynamic_axes, opset)
         runner = load_runner(tmp, fmt)
         for name, check_args in (checks or {"example": args}).items():
@@ -272,7 +267,4 @@ def export_module(
                 f"the {FORMAT_NAMES[fmt]} export of {type(module).__name__} differs from eager by up to {worst:.3g} > "
                 f"tolerance={tolerance:g} ({details}); nothing was written to {path}"
             )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return result

@@ -5,35 +5,49 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["write_atomic", "write_json_atomic"]
+__all__ = ["atomic_path", "write_atomic", "write_json_atomic"]
 
 
-def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, fsync it, rename it over ``path``, fsync the folder.
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    Readers see the old file or the new one, never half of one; on any error the temporary file is removed.
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; when the block ends without error the file is fsynced and
+    renamed over ``path`` and the folder fsynced, otherwise it is removed.
+
+    Readers see the old file or the new one, never half of one. For writers that take a file name (an exporter,
+    ``torch.save`` to a path); :func:`write_atomic` for those that take a file object.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        _fsync(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
     finally:
-        os.close(dir_fd)
+        tmp.unlink(missing_ok=True)
+    _fsync(path.parent)
+
+
+def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path`` and move it over ``path`` atomically (:func:`atomic_path`)."""
+    path = Path(path)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        write(f)
     return path
 
 
