@@ -1,7 +1,7 @@
 """``python eval.py ckpt_path=...`` / ``seqconv-eval``: re-test a checkpoint and write ``metrics.json``.
 
 The network, task and data settings are read back from the checkpoint (``train.py`` stores the resolved
-config and the datamodule's fitted state in it); ``data.*`` overrides apply on top, e.g. to test on another
+config and the fitted preprocessor in it); ``data.*`` overrides apply on top, e.g. to test on another
 CSV with ``data.path=other.csv``.
 """
 

@@ -150,7 +150,7 @@ def load_run(path: str | Path, expect_model: str | None = None) -> LoadedRun:
 
 
 def real_batch(run: LoadedRun, data_overrides: DictConfig | dict | None = None, max_rows: int = 64) -> torch.Tensor:
-    """The first ``max_rows`` inputs of the checkpoint's test split (its datamodule, fitted state restored).
+    """The first ``max_rows`` inputs of the checkpoint's test split (its datamodule, fitted preprocessor restored).
 
     Raises:
         DataError: the data cannot be loaded (e.g. it is not on this machine); the message names the fix.
