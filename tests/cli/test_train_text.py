@@ -37,7 +37,10 @@ def test_fast_dev_run_downloads_trains_and_writes_metrics(run_entry, imdb_url):
     server, data = imdb_url
     run = run_entry("train.py", "model=textcnn", "data=reviews", *data, "debug=fast_dev_run")
     assert run.proc.returncode == 0, run.output
-    assert {"test/acc", "test/f1_macro", "test/auroc", "test/loss"} <= run.metrics.keys()
+    assert {"test/acc", "test/f1_macro", "test/auroc", "test/loss", "test/ece"} <= run.metrics.keys()
+    assert set(run.metrics["per_class"]) == {"neg", "pos"}
+    assert sum(c["support"] for c in run.metrics["per_class"].values()) > 0
+    assert (run.run_dir / "reliability.png").is_file()
     assert server.requests == ["/aclImdb_v1.tar.gz"]
     vocab = json.loads((run.run_dir / "vocab.json").read_text())
     assert vocab["kind"] == "word" and vocab["vocab"][:2] == ["<pad>", "<unk>"] and vocab["classes"] == ["neg", "pos"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 
@@ -14,7 +15,7 @@ def final_metrics(trainer: L.Trainer, prefix: str) -> dict[str, float]:
     return {k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if k.startswith(prefix)}
 
 
-def print_summary(metrics: dict[str, float | str], output_dir: Path) -> None:
+def print_summary(metrics: dict[str, Any], output_dir: Path) -> None:
     """One line comparing the model with its naive baseline, and where the results are."""
     if "test/mse" in metrics:
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -23,7 +24,7 @@ from seqconv.utils import write_json_atomic
 __all__ = ["evaluate", "main"]
 
 
-def evaluate(cfg: DictConfig) -> dict[str, float | str]:
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint ``cfg.ckpt_path`` and write ``metrics.json`` into the run dir."""
     checkpoint = load_run_checkpoint(cfg.ckpt_path)
     datamodule = restore_datamodule(checkpoint, cfg.data, stage="test")
@@ -33,7 +34,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
     )
     trainer = build_trainer(cfg)
     trainer.test(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
-    metrics: dict[str, float | str] = {**final_metrics(trainer, "test/"), "ckpt_path": str(cfg.ckpt_path)}
+    metrics: dict[str, Any] = {
+        **final_metrics(trainer, "test/"),
+        **task.test_report,
+        "ckpt_path": str(cfg.ckpt_path),
+    }
     output_dir = Path(cfg.paths.output_dir)
     write_json_atomic(output_dir / "metrics.json", metrics)
     print_summary(metrics, output_dir)

@@ -6,6 +6,7 @@ import logging
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 import lightning as L
@@ -120,10 +121,10 @@ def train(cfg: DictConfig) -> float | None:
     ):
         optimized = checkpoint.best_model_score
 
-    metrics: dict[str, float | str] = {}
+    metrics: dict[str, Any] = {}
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
-        metrics = final_metrics(trainer, "test/")
+        metrics = {**final_metrics(trainer, "test/"), **task.test_report}
     metrics["best_model_path"] = best
     if optimized is not None:
         metrics[cfg.optimized_metric] = float(optimized)

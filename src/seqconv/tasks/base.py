@@ -78,6 +78,9 @@ class SeqTask(L.LightningModule):
         self.skipped_batches = 0
         self.train_metrics = train_metrics
         self.epoch_loss = nn.ModuleDict({f"{s}_loss": MeanMetric(nan_strategy="disable") for s in SPLITS})
+        #: structured results of the last test run that are not one number per key (e.g. per-class tables);
+        #: ``train.py`` and ``eval.py`` merge them into ``metrics.json``
+        self.test_report: dict[str, Any] = {}
 
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

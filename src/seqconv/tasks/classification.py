@@ -1,4 +1,5 @@
-"""ClassificationTask: cross-entropy, accuracy, macro F1, AUROC and a confusion matrix around any classifier."""
+"""ClassificationTask: cross-entropy, accuracy, macro F1, AUROC, per-class results, a confusion matrix and the
+expected calibration error with a reliability diagram, around any classifier."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from torchmetrics.classification import (
 
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
-from seqconv.tasks.figures import plt, publish_figure
+from seqconv.tasks.calibration import ECE_BINS, ReliabilityBins
+from seqconv.tasks.figures import confusion_figure, publish_figure, reliability_figure
 
-__all__ = ["ClassificationTask"]
+__all__ = ["ClassificationTask", "per_class_report"]
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,12 @@ log = logging.getLogger(__name__)
 class ClassificationTask(SeqTask):
     """Train a network that maps ``batch["x"]`` to class logits ``[B, num_classes]``.
 
-    Logs ``{split}/loss``, ``{split}/acc``, ``{split}/f1_macro`` and, for two classes, ``{split}/auroc``. At the
-    end of testing the confusion matrix is saved as ``confusion_matrix.png`` (and ``.json``) in the trainer's
-    ``default_root_dir`` and handed to loggers that take images.
+    Logs ``{split}/loss``, ``{split}/acc``, ``{split}/f1_macro`` and, for two classes, ``{split}/auroc``; in
+    testing also ``test/ece``, the expected calibration error over 15 confidence bins (:class:`ReliabilityBins`).
+    At the end of testing the confusion matrix and the reliability diagram are saved as
+    ``confusion_matrix.png`` / ``reliability.png`` (each with a ``.json``) in the trainer's ``default_root_dir``
+    and handed to loggers that take images, and :attr:`test_report` holds precision, recall, F1 and support per
+    class (``{"per_class": {name: {...}}}``, what ``metrics.json`` nests under ``per_class``).
 
     Args:
         net: the network.
@@ -76,6 +81,7 @@ class ClassificationTask(SeqTask):
         self.register_buffer("class_weights", weights, persistent=False)
         self.metrics = nn.ModuleDict({f"{s}_metrics": self._metrics(num_classes) for s in SPLITS})
         self.confusion = MulticlassConfusionMatrix(num_classes)
+        self.reliability = ReliabilityBins(ECE_BINS)
 
     @staticmethod
     def _metrics(num_classes: int) -> MetricCollection:
@@ -104,36 +110,49 @@ class ClassificationTask(SeqTask):
             metric.update(probs[:, 1] if name == "auroc" else probs, target)
         if split == "test":
             self.confusion.update(probs, target)
+            self.reliability.update(probs, target)
 
     def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
         collection = self.metrics[f"{split}_metrics"]
         values = collection.compute()
         collection.reset()
+        if split == "test":
+            values["ece"] = self.reliability.compute()
         return values
 
     def on_test_epoch_end(self) -> None:
-        super().on_test_epoch_end()
+        super().on_test_epoch_end()  # logs test/ece from the bins, which are read once more below
         matrix = self.confusion.compute().cpu()
+        bins, ece = self.reliability.bins(), float(self.reliability.compute())
         self.confusion.reset()
+        self.reliability.reset()
+        self.test_report = {"per_class": per_class_report(matrix, self.class_names)}
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
-            self._save_confusion(matrix)
+            self._save_figures(matrix, bins, ece)
 
-    def _save_confusion(self, matrix: torch.Tensor) -> None:
+    def _save_figures(self, matrix: torch.Tensor, bins: dict[str, list[float]], ece: float) -> None:
         out = Path(self.trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "confusion_matrix.json").write_text(
             json.dumps({"classes": self.class_names, "matrix": matrix.tolist()}, indent=1)
         )
-        size = max(4.0, 0.5 * len(self.class_names) + 2)
-        fig, ax = plt.subplots(figsize=(size, size))
-        ax.imshow(matrix.numpy(), cmap="Blues")
-        ticks = range(len(self.class_names))
-        ax.set_xticks(ticks, self.class_names, rotation=45, ha="right")
-        ax.set_yticks(ticks, self.class_names)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        for i in ticks:
-            for j in ticks:
-                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=8)
-        fig.tight_layout()
-        publish_figure(self, fig, "confusion_matrix")
+        publish_figure(self, confusion_figure(matrix, self.class_names), "confusion_matrix")
+        (out / "reliability.json").write_text(json.dumps({"ece": ece, "bins": bins}, indent=1))
+        publish_figure(self, reliability_figure(bins, ece), "reliability")
+
+
+def per_class_report(matrix: torch.Tensor, class_names: Sequence[str]) -> dict[str, dict[str, float | int]]:
+    """Precision, recall, F1 and support of each class from a confusion matrix ``[K, K]`` (rows: true class,
+    columns: predicted), as scikit-learn's ``classification_report`` gives them (0 where a ratio has no
+    denominator)."""
+    matrix = matrix.double()
+    hits = matrix.diagonal()  # [K]
+    support, predicted = matrix.sum(dim=1), matrix.sum(dim=0)  # [K], [K]
+    precision = torch.where(predicted > 0, hits / predicted.clamp(min=1), 0.0)
+    recall = torch.where(support > 0, hits / support.clamp(min=1), 0.0)
+    total = precision + recall
+    f1 = torch.where(total > 0, 2 * precision * recall / total.clamp(min=1e-300), 0.0)
+    return {
+        name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+        for name, p, r, f, n in zip(class_names, precision, recall, f1, support, strict=True)
+    }

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import matplotlib
+import numpy as np
+import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
-__all__ = ["plt", "publish_figure"]
+__all__ = ["confusion_figure", "plt", "publish_figure", "reliability_figure"]
 
 
 def publish_figure(task: L.LightningModule, fig: plt.Figure, name: str) -> Path:
@@ -28,3 +31,45 @@ def publish_figure(task: L.LightningModule, fig: plt.Figure, name: str) -> Path:
             logger.log_image(key=f"test/{name}", images=[str(path)])
     plt.close(fig)
     return path
+
+
+def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str]) -> plt.Figure:
+    """A confusion matrix ``[K, K]`` (rows: true class, columns: predicted) with the counts written in."""
+    size = max(4.0, 0.5 * len(class_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix.numpy(), cmap="Blues")
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in ticks:
+        for j in ticks:
+            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_figure(bins: dict[str, list[float]], ece: float, title: str = "") -> plt.Figure:
+    """A reliability diagram: accuracy against mean confidence per bin (bars), the diagonal of perfect
+    calibration, and the share of predictions per bin below; ``bins`` as from
+    :meth:`~seqconv.tasks.calibration.ReliabilityBins.bins`."""
+    lower, upper = np.asarray(bins["lower"]), np.asarray(bins["upper"])
+    width, count = upper - lower, np.asarray(bins["count"])
+    accuracy = np.nan_to_num(np.asarray(bins["accuracy"]))
+    confidence = np.asarray(bins["confidence"])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), height_ratios=[3, 1], sharex=True)
+    top.bar(lower, accuracy, width=width, align="edge", edgecolor="black", color="tab:blue", label="accuracy")
+    gap = np.where(count > 0, np.nan_to_num(confidence) - accuracy, 0.0)
+    top.bar(lower, gap, bottom=accuracy, width=width, align="edge", color="tab:red", alpha=0.3, label="gap")
+    top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    top.set_ylabel("accuracy")
+    top.set_ylim(0, 1)
+    top.set_title(f"{title + ': ' if title else ''}ECE {ece:.4f}")
+    top.legend(loc="upper left", fontsize=8)
+    bottom.bar(lower, count / max(count.sum(), 1), width=width, align="edge", edgecolor="black", color="gray")
+    bottom.set_xlabel("confidence (top-1 probability)")
+    bottom.set_ylabel("share")
+    bottom.set_xlim(0, 1)
+    fig.tight_layout()
+    return fig
