@@ -158,6 +158,19 @@ def test_connection_refused_raises_download_error(tmp_path):
     assert_only(tmp_path)
 
 
+def test_stalled_server_times_out_with_download_error(tmp_path):
+    """The server accepts the connection but never answers: the timeout ends the wait (torch.hub has none)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()  # the kernel completes the handshake; nobody ever reads the request
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/f.bin"
+        with pytest.raises(DownloadError, match="timed out") as excinfo:
+            download(url, tmp_path / "f.bin", timeout=0.5)
+
+    assert url in str(excinfo.value) and "data.url=" in str(excinfo.value)
+    assert_only(tmp_path)
+
+
 def test_connection_closed_early_raises_download_error(http_server, tmp_path):
     (http_server.root / "f.bin").write_bytes(b"x" * 10_000)
     http_server.truncate("f.bin", 4_000)

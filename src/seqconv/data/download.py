@@ -9,6 +9,19 @@ The datamodules fetch their raw data through :func:`fetch_and_extract`, which
    broken archive cannot write outside that directory and a failed extraction leaves nothing behind.
 
 Both steps are cached: a second call touches neither the network nor the archive's contents.
+
+Why not the library calls that do part of this:
+
+- ``torch.hub.download_url_to_file`` (temporary file, move, sha256 prefix) opens the URL without a timeout,
+  so a stalled server hangs the run; keeps a truncated transfer when no checksum is given (we raise
+  "received 4000 of 10000 bytes"); raises a bare ``HTTPError`` or ``RuntimeError('invalid hash value')``
+  without the URL or the ``data.url=``/``data.path=`` hint; and has no cache check, local paths or fsync.
+  Wrapping it to restore all that would leave only the six-line read loop to share.
+- ``tarfile``'s ``filter="data"`` is used where it exists, as a second check while writing, but does not
+  replace the member checks: it is missing before Python 3.10.12 and 3.11.4 (we support 3.10); it strips a
+  leading ``/`` and extracts ``/abs/path`` as ``abs/path`` where we refuse the archive; and its
+  ``realpath``-based checks could be bypassed (CVE-2025-4517, CVE-2025-4330, CVE-2025-4138, CVE-2024-12718;
+  python/cpython#135034) until 3.10.18, 3.11.13, 3.12.11 and 3.13.4. ``zipfile`` has no filter at all.
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""Shuffling that depends only on ``(seed, epoch)``, so a resumed run sees the same order."""
+"""Shuffling that depends only on ``(seed, epoch)``, so a resumed run sees the same order.
+
+Not ``torch.utils.data.RandomSampler(generator=g)``: it draws epoch ``k``'s order from wherever ``g`` stands
+after ``k`` earlier epochs, and Lightning neither saves that state nor calls ``set_epoch`` on it, so a run
+resumed at epoch 2 replays epoch 0's order (seed 7, 10 items: ``[5, 0, 3, ...]`` instead of ``[6, 0, 7, ...]``);
+without a generator it also takes one draw from the global generator, which shifts every later dropout mask.
+A ``RandomSampler`` subclass that reseeds in ``set_epoch`` would be this class again (one ``torch.randperm``).
+"""
 
 from __future__ import annotations
 

@@ -70,6 +70,19 @@ def test_round_trip_of_training_text(kind):
         assert tok.decode(tok.encode(text)) == " ".join(WordTokenizer().split(text))
 
 
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("ΟΔΟΣ", ["οδος"]),  # str.lower() knows the final sigma
+        ("x\x1cy", ["x", "y"]),  # Python's \s includes the separators \x1c-\x1f
+        ("cafe\u0301", ["cafe", "\u0301"]),  # Python's \w has no combining marks: the accent is its own token
+    ],
+)
+def test_word_split_follows_python_unicode_rules(text, tokens):
+    """Pins the splits that Hugging Face's WordLevel + Split(regex) would change, and with them saved ids."""
+    assert WordTokenizer().split(text) == tokens
+
+
 @pytest.mark.parametrize("model", SubwordTokenizer.MODELS)
 def test_subword_tokenizer_splits_unseen_words_into_known_pieces(model):
     tok = fitted("subword", model=model)

@@ -1,8 +1,21 @@
-"""Word, character and subword tokenizers that are fit on training text and saved as plain JSON.
+r"""Word, character and subword tokenizers that are fit on training text and saved as plain JSON.
 
 Every tokenizer reserves id 0 for ``<pad>`` and id 1 for ``<unk>``. ``state_dict()`` returns JSON-able data
 that :func:`tokenizer_from_state` turns back into an identical tokenizer, so evaluation and prediction on raw
 text reproduce training exactly.
+
+The word and character tokenizers are plain Python rather than Hugging Face ``tokenizers`` (``WordLevel``
+with ``pre_tokenizers.Split`` on the same regex, which :class:`SubwordTokenizer` already depends on),
+measured on 25,000 synthetic IMDB-like reviews (40.7 M characters, 2 shared CPU cores):
+
+- Words: the library took 8.4 s to fit and 13.0 s to encode (10.5 s with ``encode_batch_fast``) against
+  2.6 s and 4.2 s here. On ASCII text its vocabulary and ids are identical (ties alphabetical, ``min_freq``
+  and ``max_size`` the same), but its Oniguruma regex reads Unicode differently, which would change the ids
+  of saved vocabularies: ``\w`` takes combining marks (``"cafe\u0301"`` and Devanagari stay one word, where
+  Python's ``re`` splits off the mark), ``\s`` leaves out ``\x1c``-``\x1f``, and its ``Lowercase``
+  turns a final ``"Σ"`` into ``"σ"`` instead of ``"ς"``.
+- Characters: it has no per-character pre-tokenizer; ``Split`` on ``[\s\S]`` gives the same ids but took
+  2.75 s to fit and 3.97 s to encode 5,000 reviews, against 0.32 s and 0.36 s for ``list(text)`` here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""Vocabulary: a token <-> id table built from token counts, with padding and unknown tokens."""
+"""Vocabulary: a token <-> id table built from token counts, with padding and unknown tokens.
+
+A sorted ``Counter`` and a dict, kept rather than Hugging Face's ``WordLevelTrainer``: on the same words it
+builds the same table (ties alphabetical, same ``min_freq`` and ``max_size``), but it counts them through its
+own pipeline, slower and splitting Unicode differently (measurements in :mod:`seqconv.data.text.tokenizers`).
+Saved as a plain token list in id order.
+"""
 
 from __future__ import annotations
 
