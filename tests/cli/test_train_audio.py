@@ -40,7 +40,10 @@ def test_fast_dev_run_downloads_and_writes_test_acc(run_entry, fsdd_url, http_se
     run = run_entry("train.py", "model=audiocnn", "data=digits", f"data.url={fsdd_url}", "debug=fast_dev_run")
     assert run.proc.returncode == 0, run.output
     assert 0.0 <= run.metrics["test/acc"] <= 1.0 and "test/f1_macro" in run.metrics
-    assert "test accuracy" in run.proc.stdout
+    # the baselines beside the network: pure tones per digit are easy for MFCC statistics
+    assert run.metrics["baseline"] == "MFCC stats + LR" and run.metrics["test/baseline_acc"] > 0.8
+    assert {"test/majority_acc", "test/baseline_f1_macro", "test/ece", "per_class"} <= run.metrics.keys()
+    assert "test accuracy" in run.proc.stdout and "| MFCC stats + LR " in run.proc.stdout
     assert http_server.requests == ["/v1.0.10.zip"]
     assert (tmp_path / "data" / "fsdd" / "v1.0.10" / TOP / "recordings").is_dir()  # under paths.data_dir
 

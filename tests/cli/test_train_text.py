@@ -41,6 +41,10 @@ def test_fast_dev_run_downloads_trains_and_writes_metrics(run_entry, imdb_url):
     assert set(run.metrics["per_class"]) == {"neg", "pos"}
     assert sum(c["support"] for c in run.metrics["per_class"].values()) > 0
     assert (run.run_dir / "reliability.png").is_file()
+    assert run.metrics["baseline"] == "TF-IDF + LR" and run.metrics["test/majority_acc"] == 0.5
+    assert {"test/baseline_acc", "test/baseline_f1_macro"} <= run.metrics.keys()
+    summary = next(line for line in run.proc.stdout.splitlines() if line.startswith("test accuracy"))
+    assert f"| TF-IDF + LR {run.metrics['test/baseline_acc']:.3f} | majority 0.500" in summary
     assert server.requests == ["/aclImdb_v1.tar.gz"]
     vocab = json.loads((run.run_dir / "vocab.json").read_text())
     assert vocab["kind"] == "word" and vocab["vocab"][:2] == ["<pad>", "<unk>"] and vocab["classes"] == ["neg", "pos"]
@@ -67,6 +71,13 @@ def test_eval_reproduces_test_accuracy_offline_from_the_checkpoint(run_entry, im
     assert evaluated.proc.returncode == 0, evaluated.output
     for key in ("test/acc", "test/f1_macro", "test/loss"):
         assert evaluated.metrics[key] == pytest.approx(train.metrics[key], rel=1e-5), key
+
+
+def test_baselines_off(run_entry, imdb_url):
+    _, data = imdb_url
+    run = run_entry("train.py", "model=textcnn", "data=reviews", *data, "debug=fast_dev_run", "task.baselines=null")
+    assert run.proc.returncode == 0, run.output
+    assert "test/acc" in run.metrics and not {"test/majority_acc", "test/baseline_acc", "baseline"} & run.metrics.keys()
 
 
 def test_download_failure_exits_2_with_the_url_and_offline_options(run_entry, http_server):

@@ -24,5 +24,12 @@ def print_summary(metrics: dict[str, Any], output_dir: Path) -> None:
             f"directional accuracy {metrics['test/directional_acc']:.3f}"
         )
     elif "test/acc" in metrics:
-        print(f"\ntest accuracy {metrics['test/acc']:.4f}")
+        parts = [f"test accuracy {metrics['test/acc']:.3f}"]
+        if "test/baseline_acc" in metrics:
+            parts.append(f"{metrics['baseline']} {metrics['test/baseline_acc']:.3f}")
+        if "test/majority_acc" in metrics:
+            parts.append(f"majority {metrics['test/majority_acc']:.3f}")
+        if "test/ece" in metrics:
+            parts.append(f"ECE {metrics['test/ece']:.3f}")
+        print("\n" + " | ".join(parts))
     print(f"metrics: {output_dir / 'metrics.json'}")

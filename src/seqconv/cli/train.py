@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqconv.cli._errors import user_errors_exit
 from seqconv.cli._overrides import check_override_keys
 from seqconv.cli._report import final_metrics, print_summary
+from seqconv.data.datamodule import SeqDataModule
 from seqconv.errors import ConfigError
 from seqconv.pipeline import (
     apply_num_threads,
@@ -26,6 +27,8 @@ from seqconv.pipeline import (
     check_config,
     count_parameters,
 )
+from seqconv.tasks import ClassificationTask
+from seqconv.tasks.baselines import run_baselines
 from seqconv.training import (
     EpochSeed,
     SaveRunConfig,
@@ -59,6 +62,16 @@ def _resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
     path = find_resume_checkpoint(output_dir / "checkpoints")
     log.info("resuming from %s", path)
     return str(path)
+
+
+def _baselines(datamodule: SeqDataModule, names: tuple[str, ...]) -> dict[str, Any]:
+    """The task's baselines beside the tested network; a failure warns and leaves their keys out (it must never
+    lose a finished training run)."""
+    try:
+        return run_baselines(datamodule, names)
+    except Exception as err:  # noqa: BLE001 - any failure of a yardstick, reported and survived
+        log.warning("the baselines failed and are left out of metrics.json: %r", err)
+        return {}
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -125,6 +138,8 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics = {**final_metrics(trainer, "test/"), **task.test_report}
+        if isinstance(task, ClassificationTask) and task.baselines and trainer.is_global_zero:
+            metrics.update(_baselines(datamodule, task.baselines))
     metrics["best_model_path"] = best
     if optimized is not None:
         metrics[cfg.optimized_metric] = float(optimized)

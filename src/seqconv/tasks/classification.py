@@ -22,6 +22,7 @@ from torchmetrics.classification import (
 
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
+from seqconv.tasks.baselines import check_baselines
 from seqconv.tasks.calibration import ECE_BINS, ReliabilityBins
 from seqconv.tasks.figures import confusion_figure, publish_figure, reliability_figure
 
@@ -52,6 +53,8 @@ class ClassificationTask(SeqTask):
         nonfinite_loss: ``"raise"`` or ``"skip"`` a batch whose training loss is NaN or infinite.
         max_skipped_batches: with ``"skip"``, how many batches may be skipped before training stops.
         train_metrics: also compute the metrics on training batches (only ``train/loss`` otherwise).
+        baselines: baselines ``train.py`` fits on the training split and scores beside the network once the
+            network is tested (:mod:`seqconv.tasks.baselines`): ``"majority"`` and/or ``"linear"``; ``None``: none.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class ClassificationTask(SeqTask):
         nonfinite_loss: str = "raise",
         max_skipped_batches: int = 10,
         train_metrics: bool = False,
+        baselines: Sequence[str] | None = None,
     ) -> None:
         super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches, train_metrics)
         if num_classes < 2:
@@ -75,6 +79,7 @@ class ClassificationTask(SeqTask):
             raise ConfigError(f"task.label_smoothing must be in [0, 1), got {label_smoothing}")
         if class_weights is not None and len(class_weights) != num_classes:
             raise ConfigError(f"task.class_weights has {len(class_weights)} entries for {num_classes} classes")
+        self.baselines = check_baselines(baselines)
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
         self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None

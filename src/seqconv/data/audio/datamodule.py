@@ -15,6 +15,7 @@ from seqconv.data.audio.dataset import AudioClipDataset
 from seqconv.data.audio.decode import AudioDecodeError, BadFiles, load_audio, probe_audio
 from seqconv.data.audio.preprocessor import AudioPreprocessor
 from seqconv.data.audio.sources import AudioItem, find_fsdd_recordings, folder_items, fsdd_items
+from seqconv.data.baseline_inputs import BaselineInputs
 from seqconv.data.datamodule import SeqDataModule, check_fraction
 from seqconv.data.download import ArchiveError, DownloadError, fetch_and_extract
 from seqconv.data.splits import SPLITS, STAGE_SPLITS
@@ -205,6 +206,39 @@ class AudioDataModule(SeqDataModule):
             self.datasets[split] = self._build(split, items, background)
         if todo:
             self.bad_files.summarize(type(self).__name__, len(self._items))
+
+    # -- what the baselines read ------------------------------------------------------------------------------
+    def baseline_inputs(self) -> BaselineInputs:
+        """The training and test clips as the network sees them in evaluation (centred, cropped or padded; no
+        augmentation), from the clips decoded in :meth:`setup`, with their class indices."""
+        self.setup("fit")
+        self.setup("test")
+        train, test = self.datasets["train"], self.datasets["test"]
+        return BaselineInputs(
+            domain="audio",
+            classes=list(self._classes()),
+            train_inputs=_CentredClips(train),
+            train_labels=train.labels.tolist(),
+            test_inputs=_CentredClips(test),
+            test_labels=test.labels.tolist(),
+            sample_rate=self.sample_rate,
+        )
+
+    #: baselines on audio are not cached on disk (the decoded clips live in memory only)
+    baseline_cache: Path | None = None
+
+
+class _CentredClips(Sequence[torch.Tensor]):
+    """A clip dataset's ``[clip_length]`` waveforms, centred and without augmentation, decoded on access."""
+
+    def __init__(self, dataset: AudioClipDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.dataset.preprocessor.fit_length(self.dataset.clip(index))
 
 
 class DigitsDataModule(AudioDataModule):

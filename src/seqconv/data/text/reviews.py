@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from seqconv.data.baseline_inputs import BaselineInputs
 from seqconv.data.datamodule import SeqDataModule, batched, check_fraction
 from seqconv.data.download import ArchiveError, ChecksumError, DownloadError, extract_archive, fetch_and_extract
 from seqconv.data.splits import SPLITS, stratified_holdout
@@ -321,6 +322,31 @@ class ReviewsDataModule(SeqDataModule):
             )
         if self.hparams.vocab_file:
             self.save_vocab(self.hparams.vocab_file)
+
+    # -- what the baselines read ------------------------------------------------------------------------------
+    def baseline_inputs(self) -> BaselineInputs:
+        """The cleaned training and test texts with their class indices (after :meth:`setup`; the source is read
+        again, since the tokenized cache holds only ids)."""
+        if self.classes is None:
+            raise RuntimeError("call setup() before asking for the baseline inputs")
+        corpus = self._read(self._locate())
+        train, test = corpus.splits["train"], corpus.splits["test"]
+        return BaselineInputs(
+            domain="text",
+            classes=list(self.classes),
+            train_inputs=self.preprocessor.clean(train.texts),
+            train_labels=self._label_ids("train", train, self.classes),
+            test_inputs=self.preprocessor.clean(test.texts),
+            test_labels=self._label_ids("test", test, self.classes),
+        )
+
+    @property
+    def baseline_cache(self) -> Path | None:
+        """Where baseline results are cached: beside the tokenized splits, under the same key (``None`` with
+        ``data.cache=false``)."""
+        if not self.hparams.cache:
+            return None
+        return self.data_dir / "tokenized" / self._cache_key(self._locate())
 
     def save_vocab(self, path: str | Path) -> Path:
         """Write the fitted tokenizer and the class names as JSON (what :meth:`state_dict` holds)."""
