@@ -10,6 +10,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -29,7 +30,9 @@ from seqconv.pipeline import (
 )
 from seqconv.tasks import ClassificationTask
 from seqconv.tasks.baselines import run_baselines
+from seqconv.tasks.calibration import collect_logits, fit_temperature
 from seqconv.training import (
+    PREPROCESSOR_KEY,
     EpochSeed,
     SaveRunConfig,
     effective_batch_size,
@@ -39,6 +42,7 @@ from seqconv.training import (
     pin_ddp_relaunch_to_job,
 )
 from seqconv.utils import write_json_atomic
+from seqconv.utils.io import write_atomic
 
 __all__ = ["main", "train"]
 
@@ -74,6 +78,35 @@ def _baselines(datamodule: SeqDataModule, names: tuple[str, ...]) -> dict[str, A
         return {}
 
 
+def _check_calibration(cfg: DictConfig, task: L.LightningModule, datamodule: SeqDataModule) -> None:
+    """Before training: ``task.calibration`` needs a validation split to fit on."""
+    if not (isinstance(task, ClassificationTask) and task.calibration):
+        return
+    val = datamodule.datasets.get("val")
+    if val is None or len(val) == 0 or cfg.trainer.get("limit_val_batches") == 0:
+        raise ConfigError(
+            f"task.calibration={task.calibration} fits on the validation split, but this run has none "
+            "(trainer.limit_val_batches=0, or an empty validation split); give the data a validation split "
+            "(data.val_fraction) or set task.calibration=null"
+        )
+
+
+def _calibrate(trainer: L.Trainer, task: ClassificationTask, datamodule: SeqDataModule, best: str) -> None:
+    """Fit the temperature on the validation split with the best checkpoint's weights, store it in the datamodule's
+    preprocessor, and write it into that checkpoint (the one eval.py, predict.py and export.py read)."""
+    if best:
+        task.load_state_dict(torch.load(best, map_location=task.device, weights_only=True)["state_dict"])
+    logits, target = collect_logits(task.net, datamodule.val_dataloader())
+    temperature = trainer.strategy.broadcast(fit_temperature(logits, target), src=0)  # one value on every rank
+    datamodule.preprocessor.set_temperature(temperature)
+    if best and trainer.is_global_zero:
+        checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+        checkpoint[PREPROCESSOR_KEY] = datamodule.preprocessor.state_dict()
+        if type(datamodule).__qualname__ in checkpoint:  # Lightning's copy, restored into the datamodule on load
+            checkpoint[type(datamodule).__qualname__] = datamodule.state_dict()
+        write_atomic(best, lambda f: torch.save(checkpoint, f))
+
+
 def train(cfg: DictConfig) -> float | None:
     """Run one training job described by ``cfg``.
 
@@ -90,6 +123,7 @@ def train(cfg: DictConfig) -> float | None:
 
     datamodule = build_datamodule(cfg.data)
     task, net_cfg = build_task(cfg, datamodule)
+    _check_calibration(cfg, task, datamodule)
     apply_num_threads(
         cfg.runtime.num_threads, task, datamodule.train_dataloader(), bool(cfg.trainer.get("deterministic"))
     )
@@ -134,6 +168,8 @@ def train(cfg: DictConfig) -> float | None:
     ):
         optimized = checkpoint.best_model_score
 
+    if isinstance(task, ClassificationTask) and task.calibration:
+        _calibrate(trainer, task, datamodule, best)
     metrics: dict[str, Any] = {}
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True)

@@ -11,6 +11,7 @@ of any transform (the scikit-learn ``Pipeline`` / Hugging Face processor idea).
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,25 +106,58 @@ class Preprocessor(ABC):
 
 
 class ClassifierPreprocessor(Preprocessor):
-    """A preprocessor whose model returns class logits: ``classes`` (index order) and logits -> labels."""
+    """A preprocessor whose model returns class logits: ``classes`` (index order) and logits -> labels.
+
+    With a fitted :attr:`temperature` (``task.calibration=temperature``, Guo et al. 2017) every probability it
+    gives is ``softmax(logits / temperature)``; it is part of the JSON state, so checkpoints, ``eval.py``,
+    ``predict.py`` and the export sidecar all apply the same one.
+    """
 
     classes: list[str] | None
+    #: the fitted temperature, or ``None``: the logits are used as the network returns them
+    temperature: float | None = None
+
+    def set_temperature(self, temperature: float | None) -> None:
+        """Use ``temperature`` (``> 0``, finite) from now on; ``None`` removes it."""
+        if temperature is not None and not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"a temperature must be positive and finite, got {temperature}")
+        self.temperature = None if temperature is None else float(temperature)
+
+    def calibrate(self, logits: torch.Tensor) -> torch.Tensor:
+        """``[N, K]`` logits divided by the temperature (unchanged without one)."""
+        return logits if self.temperature is None else logits / self.temperature
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """``[N, K]`` logits -> ``[N, K]`` float64 class probabilities, calibrated when a temperature is set."""
+        return torch.softmax(self.calibrate(logits.double()), dim=-1)
 
     def postprocess(self, logits: torch.Tensor, meta: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Logits ``[N, K]`` -> one row per item: ``meta``'s fields, ``label``, ``probability``, ``probabilities``."""
         if self.classes is None:
             raise RuntimeError(f"the {self.domain} preprocessor has no classes yet: call fit() first")
-        return classify(logits, self.classes, meta)
+        return classify(self.calibrate(logits.double()), self.classes, meta)
 
     def output_spec(self) -> dict[str, Any]:
+        scaled = "y[:, k]" if self.temperature is None else "y[:, k] / temperature"
         return {
             "meaning": "class logits",
             "class_names": list(self.classes) if self.classes is not None else None,
-            "activation": "softmax over the logits y[:, k]; class = argmax",
+            "temperature": self.temperature,
+            "activation": f"softmax over the logits {scaled}; class = argmax",
         }
 
     def _output_step(self) -> str:
-        return f"output y: [B, {len(self.classes or [])}] logits; softmax, class = argmax over {self.classes}"
+        divided = "" if self.temperature is None else f" divided by the temperature {self.temperature:.6g},"
+        return f"output y: [B, {len(self.classes or [])}] logits;{divided} softmax, class = argmax over {self.classes}"
+
+    def _calibration_state(self) -> dict[str, Any]:
+        """The calibration part of :meth:`state_dict`."""
+        return {"temperature": self.temperature}
+
+    def _restore_calibration(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`_calibration_state` (states written before calibration existed have none)."""
+        if "temperature" in state:
+            self.set_temperature(state["temperature"])
 
 
 def preprocessor_from_state(state: dict[str, Any], where: str = "the checkpoint") -> Preprocessor:

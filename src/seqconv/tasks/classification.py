@@ -20,13 +20,16 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from seqconv.data.preprocessor import ClassifierPreprocessor
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
 from seqconv.tasks.baselines import check_baselines
 from seqconv.tasks.calibration import ECE_BINS, ReliabilityBins
 from seqconv.tasks.figures import confusion_figure, publish_figure, reliability_figure
 
-__all__ = ["ClassificationTask", "per_class_report"]
+__all__ = ["CALIBRATIONS", "ClassificationTask", "per_class_report"]
+
+CALIBRATIONS = ("temperature",)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,11 @@ class ClassificationTask(SeqTask):
     ``confusion_matrix.png`` / ``reliability.png`` (each with a ``.json``) in the trainer's ``default_root_dir``
     and handed to loggers that take images, and :attr:`test_report` holds precision, recall, F1 and support per
     class (``{"per_class": {name: {...}}}``, what ``metrics.json`` nests under ``per_class``).
+
+    When the datamodule's preprocessor holds a fitted temperature (``calibration="temperature"``, fitted by
+    ``train.py`` on the validation split), ``test/ece`` and the diagram are those of its calibrated
+    probabilities (:meth:`~seqconv.data.preprocessor.ClassifierPreprocessor.probabilities`, what ``predict.py``
+    reports) and ``test/ece_uncalibrated`` is the network's own; accuracy, F1, AUROC and the loss do not change.
 
     Args:
         net: the network.
@@ -55,6 +63,8 @@ class ClassificationTask(SeqTask):
         train_metrics: also compute the metrics on training batches (only ``train/loss`` otherwise).
         baselines: baselines ``train.py`` fits on the training split and scores beside the network once the
             network is tested (:mod:`seqconv.tasks.baselines`): ``"majority"`` and/or ``"linear"``; ``None``: none.
+        calibration: ``"temperature"``: ``train.py`` fits one temperature on the validation split after training
+            (:func:`~seqconv.tasks.calibration.fit_temperature`) and stores it in the preprocessor; ``None``: none.
     """
 
     def __init__(
@@ -71,6 +81,7 @@ class ClassificationTask(SeqTask):
         max_skipped_batches: int = 10,
         train_metrics: bool = False,
         baselines: Sequence[str] | None = None,
+        calibration: str | None = None,
     ) -> None:
         super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches, train_metrics)
         if num_classes < 2:
@@ -79,7 +90,9 @@ class ClassificationTask(SeqTask):
             raise ConfigError(f"task.label_smoothing must be in [0, 1), got {label_smoothing}")
         if class_weights is not None and len(class_weights) != num_classes:
             raise ConfigError(f"task.class_weights has {len(class_weights)} entries for {num_classes} classes")
-        self.baselines = check_baselines(baselines)
+        if calibration is not None and calibration not in CALIBRATIONS:
+            raise ConfigError(f"unknown task.calibration={calibration!r}; choose one of {list(CALIBRATIONS)} or null")
+        self.baselines, self.calibration = check_baselines(baselines), calibration
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
         self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
@@ -87,6 +100,8 @@ class ClassificationTask(SeqTask):
         self.metrics = nn.ModuleDict({f"{s}_metrics": self._metrics(num_classes) for s in SPLITS})
         self.confusion = MulticlassConfusionMatrix(num_classes)
         self.reliability = ReliabilityBins(ECE_BINS)
+        self.reliability_uncalibrated = ReliabilityBins(ECE_BINS)
+        self._calibrator: ClassifierPreprocessor | None = None
 
     @staticmethod
     def _metrics(num_classes: int) -> MetricCollection:
@@ -115,7 +130,11 @@ class ClassificationTask(SeqTask):
             metric.update(probs[:, 1] if name == "auroc" else probs, target)
         if split == "test":
             self.confusion.update(probs, target)
-            self.reliability.update(probs, target)
+            if self._calibrator is None:
+                self.reliability.update(probs, target)
+            else:
+                self.reliability.update(self._calibrator.probabilities(outputs.detach()), target)
+                self.reliability_uncalibrated.update(probs, target)
 
     def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
         collection = self.metrics[f"{split}_metrics"]
@@ -123,7 +142,16 @@ class ClassificationTask(SeqTask):
         collection.reset()
         if split == "test":
             values["ece"] = self.reliability.compute()
+            if self._calibrator is not None:
+                values["ece_uncalibrated"] = self.reliability_uncalibrated.compute()
         return values
+
+    def on_test_epoch_start(self) -> None:
+        # the calibration predict.py applies: the datamodule's preprocessor, when it holds a temperature
+        datamodule = self.trainer.datamodule
+        pre = datamodule.preprocessor if datamodule is not None else None
+        calibrated = isinstance(pre, ClassifierPreprocessor) and pre.temperature is not None
+        self._calibrator = pre if calibrated else None
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()  # logs test/ece from the bins, which are read once more below
@@ -131,19 +159,24 @@ class ClassificationTask(SeqTask):
         bins, ece = self.reliability.bins(), float(self.reliability.compute())
         self.confusion.reset()
         self.reliability.reset()
+        self.reliability_uncalibrated.reset()
         self.test_report = {"per_class": per_class_report(matrix, self.class_names)}
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             self._save_figures(matrix, bins, ece)
 
     def _save_figures(self, matrix: torch.Tensor, bins: dict[str, list[float]], ece: float) -> None:
+        temperature = self._calibrator.temperature if self._calibrator is not None else None
         out = Path(self.trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "confusion_matrix.json").write_text(
             json.dumps({"classes": self.class_names, "matrix": matrix.tolist()}, indent=1)
         )
         publish_figure(self, confusion_figure(matrix, self.class_names), "confusion_matrix")
-        (out / "reliability.json").write_text(json.dumps({"ece": ece, "bins": bins}, indent=1))
-        publish_figure(self, reliability_figure(bins, ece), "reliability")
+        (out / "reliability.json").write_text(
+            json.dumps({"ece": ece, "temperature": temperature, "bins": bins}, indent=1)
+        )
+        title = "uncalibrated" if temperature is None else f"temperature {temperature:.3g}"
+        publish_figure(self, reliability_figure(bins, ece, title), "reliability")
 
 
 def per_class_report(matrix: torch.Tensor, class_names: Sequence[str]) -> dict[str, dict[str, float | int]]:

@@ -89,11 +89,14 @@ class AudioPreprocessor(ClassifierPreprocessor):
             "clip_length": self.clip_length,
             "normalize": self.normalize,
             "classes": list(self.classes) if self.classes is not None else None,
+            **self._calibration_state(),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> AudioPreprocessor:
-        return cls(state["sample_rate"], state["clip_length"], state["normalize"], state["classes"])
+        restored = cls(state["sample_rate"], state["clip_length"], state["normalize"], state["classes"])
+        restored._restore_calibration(state)
+        return restored
 
     def describe(self) -> list[str]:
         return [

@@ -101,11 +101,14 @@ class TextPreprocessor(ClassifierPreprocessor):
             "classes": list(self.classes),
             "pad_id": self.tokenizer.pad_id,
             "unk_id": self.tokenizer.unk_id,
+            **self._calibration_state(),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TextPreprocessor:
-        return cls(tokenizer_from_state(state["tokenizer"]), state["max_length"], state["classes"])
+        restored = cls(tokenizer_from_state(state["tokenizer"]), state["max_length"], state["classes"])
+        restored._restore_calibration(state)
+        return restored
 
     def describe(self) -> list[str]:
         return [
