@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from seqconv.data.datamodule import SeqDataModule
+from seqconv.data.stocks.preprocessor import check_quantiles
 from seqconv.errors import ConfigError
 from seqconv.runtime import set_num_threads
 from seqconv.training.checkpoint_io import CONFIG_KEY, PREPROCESSOR_KEY, load_run_checkpoint
@@ -29,6 +30,7 @@ __all__ = [
     "build_task",
     "build_trainer",
     "check_config",
+    "configure_outputs",
     "count_parameters",
     "load_run_checkpoint",
     "restore_datamodule",
@@ -64,6 +66,23 @@ def _instantiate_datamodule(data_cfg: DictConfig) -> SeqDataModule:
     return datamodule
 
 
+def configure_outputs(task_cfg: DictConfig, datamodule: SeqDataModule) -> None:
+    """Tell the datamodule's preprocessor the output layout the task trains (``task.quantiles``), so that the
+    network's size follows from it and the checkpoint's preprocessor maps every output back.
+
+    Raises:
+        ConfigError: ``task.quantiles`` for data whose preprocessor has no quantile forecasts.
+    """
+    quantiles = task_cfg.get("quantiles") if task_cfg is not None else None
+    if quantiles is None:
+        return
+    if not hasattr(datamodule.preprocessor, "quantiles"):
+        raise ConfigError(
+            f"task.quantiles is for forecasting data; {type(datamodule).__name__} has no quantile forecasts"
+        )
+    datamodule.preprocessor.quantiles = check_quantiles(OmegaConf.to_container(quantiles, resolve=True))
+
+
 def build_datamodule(data_cfg: DictConfig, stage: str = "fit") -> SeqDataModule:
     """Instantiate the datamodule and run its ``prepare_data`` and ``setup``."""
     datamodule = _instantiate_datamodule(data_cfg)
@@ -73,15 +92,22 @@ def build_datamodule(data_cfg: DictConfig, stage: str = "fit") -> SeqDataModule:
 
 
 def restore_datamodule(
-    checkpoint: dict[str, Any], data_overrides: DictConfig | dict | None = None, stage: str = "test"
+    checkpoint: dict[str, Any],
+    data_overrides: DictConfig | dict | None = None,
+    stage: str = "test",
+    data_config: DictConfig | dict | None = None,
 ) -> SeqDataModule:
     """The datamodule of a checkpoint's run, its fitted preprocessor restored, ``data_overrides`` applied on top
     (e.g. ``{"path": "other.csv"}``), prepared and set up for ``stage``.
 
+    ``data_config`` replaces the run's data config (another data set of the same domain, e.g. ``eval.py
+    data=audio_folder``); the checkpoint's preprocessor is restored into it all the same.
+
     Raises:
         ConfigError: an override changes what the model reads (e.g. ``data.window``); the message names the key.
     """
-    data_cfg = OmegaConf.merge(OmegaConf.create(checkpoint[CONFIG_KEY]["data"]), OmegaConf.create(data_overrides or {}))
+    base = checkpoint[CONFIG_KEY]["data"] if data_config is None else data_config
+    data_cfg = OmegaConf.merge(OmegaConf.create(base), OmegaConf.create(data_overrides or {}))
     datamodule = _instantiate_datamodule(data_cfg)
     datamodule.load_state_dict({"preprocessor": checkpoint[PREPROCESSOR_KEY]})
     datamodule.prepare_data()
@@ -101,6 +127,7 @@ def check_config(cfg: DictConfig) -> None:
     config (window, channels) and stand-ins for those only the data can tell. Errors name the config key.
     """
     datamodule = _instantiate_datamodule(cfg.data)
+    configure_outputs(cfg.get("task"), datamodule)
     try:
         dims = datamodule.dims
     except RuntimeError:  # sizes that need the data
@@ -137,6 +164,7 @@ def count_parameters(module: torch.nn.Module) -> int:
 
 def build_task(cfg: DictConfig, datamodule: SeqDataModule) -> tuple[L.LightningModule, DictConfig]:
     """Network + task from ``cfg.model`` and ``cfg.task``; returns the task and the filled network config."""
+    configure_outputs(cfg.task, datamodule)
     net_cfg = _fill_sizes(cfg.model.net, datamodule.dims)
     net = instantiate(net_cfg, _convert_="all")
     if cfg.model.get("grad_checkpointing"):

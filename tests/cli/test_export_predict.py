@@ -60,7 +60,11 @@ def _user_error(run, *fragments):
 
 @pytest.fixture
 def tcn_checkpoint(run_tool):
-    train = _ok(run_tool("train.py", "model=tcn", "debug=limit", "trainer.max_epochs=1", "runtime.num_threads=1"))
+    train = _ok(
+        run_tool(
+            "train.py", "model=tcn", "data.horizon=3", "debug=limit", "trainer.max_epochs=1", "runtime.num_threads=1"
+        )
+    )
     return Path(train.metrics["best_model_path"])
 
 
@@ -127,6 +131,10 @@ def test_bad_inputs_exit_2_with_a_message_and_write_nothing(run_tool, tcn_checkp
     _user_error(
         run_tool("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", f"output={out}"),
         "has 10 rows; the model reads windows of 30 steps",
+    )
+    _user_error(
+        run_tool("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", "horizon=4", f"output={out}"),
+        "horizon=4: this model forecasts steps 1..3 at once",
     )
     _user_error(
         run_tool("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", f"output={tmp_path}/out.xlsx"),

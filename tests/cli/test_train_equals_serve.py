@@ -86,23 +86,33 @@ def _prices(path: Path, rows: int = 360) -> Path:
     return path
 
 
-def test_forecasting_train_equals_serve(run_entry, tmp_path):
+@pytest.mark.parametrize(
+    ("overrides", "quantiles"),
+    [
+        (["data.features=[close,volume]"], None),
+        (["data.horizon=3", "task.quantiles=[0.1,0.5,0.9]"], [0.1, 0.5, 0.9]),
+    ],
+    ids=["two-features", "multi-horizon-quantiles"],
+)
+def test_forecasting_train_equals_serve(run_entry, tmp_path, overrides, quantiles):
     prices = _prices(tmp_path / "prices.csv")
     ckpt = _train(
-        run_entry, "model=tcn", f"data.path={prices}", "data.features=[close,volume]", "data.window=20",
-        "model.net.channels=[8,8]",
-    )  # fmt: skip
+        run_entry, "model=tcn", f"data.path={prices}", "data.window=20", "model.net.channels=[8,8]", *overrides
+    )
     run, datamodule = _test_split(ckpt)
     pre, test = datamodule.preprocessor, datamodule.datasets["test"]
+    assert pre.quantiles == quantiles
     model = _export_onnx(ckpt, tmp_path)
+    columns = [f"q{q:g}" for q in quantiles] if quantiles else ["forecast"]
 
     raw = pd.read_csv(prices)
     first_test_row = int(raw.index[raw["Date"] == datamodule.periods["test"][0]][0])  # its log return's row
     for i in (0, len(test) // 2, len(test) - 1):
         item = test.__getitems__([i])
         with torch.no_grad():
-            served_by_dm = pre.to_price(run.net(item["x"]).reshape(-1).double(), item["last"].double())
-        # the raw CSV up to the window's last day: predict.py forecasts the step after it
+            answers = pre.to_answer(pre.split_output(run.net(item["x"])).double(), item["last"].double())[0]
+        served_by_dm = answers.reshape(pre.horizon, -1)  # [H, Q] (Q = 1 for points)
+        # the raw CSV up to the window's last day: predict.py forecasts the steps after it
         window_end = first_test_row + i + pre.window - 1
         upto = tmp_path / f"prices_upto_{i}.csv"
         raw.iloc[: window_end + 1].to_csv(upto, index=False)
@@ -112,9 +122,11 @@ def test_forecasting_train_equals_serve(run_entry, tmp_path):
         from_onnx = _predict("model_path", model, upto)
         assert from_ckpt[0]["last_price"] == pytest.approx(float(item["last"][0]), rel=1e-6)
         for rows in (from_ckpt, from_onnx):
-            assert rows[0]["forecast"] == pytest.approx(float(served_by_dm[0]), rel=TOLERANCE)
+            assert [r["step"] for r in rows] == list(range(1, pre.horizon + 1))
+            got = torch.tensor([[r[c] for c in columns] for r in rows], dtype=torch.float64)  # [H, Q]
+            torch.testing.assert_close(got, served_by_dm, rtol=TOLERANCE, atol=0)
     cli = _predict_cli(tmp_path, "model_path", model, upto)
-    assert cli[0]["forecast"] == pytest.approx(from_ckpt[0]["forecast"], rel=TOLERANCE)
+    assert [r["forecast"] for r in cli] == pytest.approx([r["forecast"] for r in from_ckpt], rel=TOLERANCE)
 
 
 # -- text ------------------------------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ def _stocks(tmp_path):
     pre.fit(inputs[:40], pre.targets(prices)[:40])
 
     def serve(p):
-        return p.model_input(p.read(path), str(path)), p.to_price(torch.tensor([0.3]), torch.tensor([100.0]))
+        scaled = p.split_output(torch.tensor([[0.3, -0.2]]))  # [1, H]
+        return p.model_input(p.read(path), str(path)), p.to_answer(scaled, torch.tensor([100.0]))
 
     return pre, serve
 
@@ -94,11 +95,11 @@ def test_stocks_input_is_the_scaled_log_returns_of_the_last_window(tmp_path):
     x = pre.model_input(frame, "prices.csv")
     assert x.shape == (1, 2, 8) and x.dtype == torch.float32
     np.testing.assert_allclose(x[0].numpy(), expected.T, rtol=1e-6)
-    scaled = torch.tensor([0.5], dtype=torch.float64)
+    scaled = torch.tensor([[0.5, -1.0]], dtype=torch.float64)  # steps 1 and 2
     target = pre.target_scaler
-    assert float(pre.to_price(scaled, torch.tensor([80.0], dtype=torch.float64))) == pytest.approx(
-        80.0 * np.exp(target.mean[0] + 0.5 * target.std[0])
-    )
+    prices = pre.to_answer(scaled, torch.tensor([80.0], dtype=torch.float64))[0]
+    assert float(prices[0]) == pytest.approx(80.0 * np.exp(target.mean[0] + 0.5 * target.std[0]))
+    assert float(prices[1]) == pytest.approx(80.0 * np.exp(target.mean[1] - 1.0 * target.std[1]))
 
 
 def test_a_restored_preprocessor_refuses_other_settings_and_other_domains(tmp_path):

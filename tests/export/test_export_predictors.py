@@ -37,8 +37,9 @@ def _prices(path, values, start="2020-01-01", extra: dict | None = None):
 
 
 def _forecaster(transform="log_return", window=5, features=("close",), horizon=1, mean=0.01, std=2.0):
-    """A fitted stocks preprocessor: input scaler (mean, std) per feature, target scaler (0.001, 0.02)."""
-    scalers = StandardScaler([mean] * len(features), [std] * len(features)), StandardScaler([0.001], [0.02])
+    """A fitted stocks preprocessor: input scaler (mean, std) per feature, target scaler (0.001, 0.02) per step."""
+    targets = StandardScaler([0.001] * horizon, [0.02] * horizon)
+    scalers = StandardScaler([mean] * len(features), [std] * len(features)), targets
     return StocksPreprocessor(features, "close", transform, window, horizon, "date", *scalers)
 
 
@@ -59,21 +60,37 @@ def test_log_return_forecast_is_mapped_back_to_price_units(tmp_path):
     np.testing.assert_allclose(seen[0][0, 0].numpy(), expected, rtol=1e-6)
 
 
-def test_level_forecast_recursion_feeds_each_forecast_back(tmp_path):
-    pre = _forecaster("level", window=3, mean=0.0, std=1.0)
-    pre.target_scaler = StandardScaler([0.0], [1.0])
-    # a model that forecasts the mean of its window: the recursion must see its own forecasts
-    rows = forecast_csv(lambda x: x.mean(dim=-1), pre, _prices(tmp_path / "p.csv", [1.0, 2.0, 3.0, 6.0]), 3)
-    first = (2 + 3 + 6) / 3
-    second = (3 + 6 + first) / 3
-    assert [r["forecast"] for r in rows] == pytest.approx([first, second, (6 + first + second) / 3])
+def test_a_multi_horizon_model_forecasts_every_step_at_once_without_recursion(tmp_path):
+    pre = _forecaster("level", window=3, mean=0.0, std=1.0, horizon=3)
+    pre.target_scaler = StandardScaler([0.0, 10.0, 20.0], [1.0, 1.0, 2.0])  # one scaler per step
+    calls = []
+
+    def predict(x):  # steps 1..3 from one call: the window's mean, plus 1 and 2
+        calls.append(x)
+        return torch.stack([x.mean(dim=-1)[:, 0] + k for k in range(3)], dim=1)  # [1, 3]
+
+    rows = forecast_csv(predict, pre, _prices(tmp_path / "p.csv", [1.0, 2.0, 3.0, 6.0]))
+    mean = (2 + 3 + 6) / 3
+    assert len(calls) == 1  # no forecast is fed back as an input
+    assert [r["forecast"] for r in rows] == pytest.approx([mean, 10 + (mean + 1), 20 + 2 * (mean + 2)])
     assert [r["step"] for r in rows] == [1, 2, 3] and {r["last_price"] for r in rows} == {6.0}
+    assert [r["step"] for r in forecast_csv(predict, pre, tmp_path / "p.csv", horizon=2)] == [1, 2]
 
 
-def test_recursion_needs_a_single_feature_one_step_model(tmp_path):
-    pre = _forecaster(features=("close", "volume"))
-    with pytest.raises(ConfigError, match=r"horizon=3 feeds each forecast back.*use horizon=1"):
-        forecast_csv(lambda x: x[:, :1, -1], pre, tmp_path / "p.csv", horizon=3)
+def test_asking_more_steps_than_the_model_was_trained_for_is_an_error(tmp_path):
+    pre = _forecaster(horizon=2)
+    with pytest.raises(ConfigError, match=r"horizon=3: this model forecasts steps 1..2 at once.*data.horizon=3"):
+        forecast_csv(lambda x: torch.zeros(1, 2), pre, tmp_path / "p.csv", horizon=3)
+    with pytest.raises(ConfigError, match="horizon=0"):
+        forecast_csv(lambda x: torch.zeros(1, 2), pre, tmp_path / "p.csv", horizon=0)
+
+
+def test_a_quantile_model_returns_every_quantile_sorted_with_the_median_as_forecast(tmp_path):
+    pre = _forecaster("level", window=3, mean=0.0, std=1.0, horizon=2)
+    pre.target_scaler, pre.quantiles = StandardScaler([0.0, 0.0], [1.0, 1.0]), [0.1, 0.5, 0.9]
+    output = torch.tensor([[3.0, 1.0, 2.0, 6.0, 4.0, 5.0]])  # [1, H * Q], unsorted within each step
+    rows = forecast_csv(lambda x: output, pre, _prices(tmp_path / "p.csv", [1.0, 2.0, 3.0, 6.0]))
+    assert [(r["q0.1"], r["q0.5"], r["q0.9"], r["forecast"]) for r in rows] == [(1, 2, 3, 2), (4, 5, 6, 5)]
 
 
 @pytest.mark.parametrize(

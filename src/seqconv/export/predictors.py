@@ -1,7 +1,7 @@
 """Raw inputs -> predictions, through the run's fitted preprocessor (restored from a checkpoint or a sidecar).
 
-* forecasting: a price CSV -> the next value of the target column in price units, or ``horizon`` values by
-  feeding each forecast back as the next input;
+* forecasting: a price CSV -> steps ``1..horizon`` of the target column after its last row, at once (the
+  model's direct multi-horizon output), with every quantile;
 * audio: a WAV (FLAC, OGG) file or a folder of them -> class and probabilities per file;
 * text: a UTF-8 file with one text per line -> label and probability per line.
 
@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from seqconv.data.audio.decode import AUDIO_SUFFIXES
@@ -57,47 +56,48 @@ def as_predict_fn(runner: Callable[..., Any]) -> Predict:
 
 
 # -- forecasting -----------------------------------------------------------------------------------------------
-def forecast_csv(predict: Predict, pre: StocksPreprocessor, path: str | Path, horizon: int = 1) -> list[dict]:
-    """Forecast the value after the last row of a price CSV, in price units.
+def forecast_csv(predict: Predict, pre: StocksPreprocessor, path: str | Path, horizon: int | None = None) -> list[dict]:
+    """Forecast steps ``1..horizon`` after the last row of a price CSV at once (direct multi-horizon, no
+    recursion), in answer units (prices, or absolute returns for a volatility model), with every quantile.
 
     Args:
-        predict: the network, ``[B, C, L] -> [B, 1]`` scaled forecasts.
+        predict: the network, ``[B, C, L] -> [B, H]`` (or ``[B, H * Q]``) scaled forecasts.
         pre: the run's fitted stocks preprocessor.
         path: a CSV with a date column and the columns the model was trained on, in ascending date order.
-        horizon: forecasts to chain: each one is appended to the series as the next observed value (needs a
-            model of the target column alone, trained to forecast one step ahead).
+        horizon: steps to return, at most the trained horizon; ``None``: all of them.
 
     Returns:
-        One row per step ``1..horizon``: ``step``, ``last_date``, ``last_price``, ``forecast``.
+        One row per step: ``step``, ``last_date``, ``last_price``, ``forecast`` (the median for a quantile
+        model) and ``q<level>`` per quantile (e.g. ``q0.1``).
 
     Raises:
         DataError: missing columns, too few rows for the window, or values the transform cannot take.
-        ConfigError: ``horizon > 1`` for a model whose inputs are not the target alone.
+        ConfigError: ``horizon`` below 1 or above the trained horizon.
     """
     path = Path(path)
-    if horizon < 1:
-        raise ConfigError(f"horizon must be >= 1, got {horizon}")
-    if horizon > 1 and (pre.features != [pre.target] or pre.horizon != 1):
+    horizon = pre.horizon if horizon is None else horizon
+    if not 1 <= horizon <= pre.horizon:
         raise ConfigError(
-            f"horizon={horizon} feeds each forecast back as the next input, which needs a model of the target alone "
-            f"trained one step ahead (data.features=[{pre.target}], data.horizon=1); this one reads {pre.features} "
-            f"and forecasts {pre.horizon} step(s) ahead: use horizon=1"
+            f"horizon={horizon}: this model forecasts steps 1..{pre.horizon} at once (trained with "
+            f"data.horizon={pre.horizon}); ask for 1..{pre.horizon}, or retrain with data.horizon={horizon}"
         )
     source = f"input={str(path)!r}"
     if not path.is_file():
         raise DataError(f"{source}: no such file; pass a CSV of prices")
-    frame = pre.read(path, fitted_model=True).iloc[-pre.rows_needed :]
-    last_date, last_price = str(frame.index[-1].date()), float(frame[pre.target].iloc[-1])
+    frame = pre.read(path, fitted_model=True)
+    x = pre.model_input(frame, source)  # [1, C, window]
+    last = torch.tensor([float(frame[pre.target].iloc[-1])], dtype=torch.float64)
+    answers = pre.to_answer(pre.split_output(predict(x).double()), last)[0]  # [H] or [H, Q]
     rows = []
-    for step in range(1, horizon + 1):
-        x = pre.model_input(frame, source)  # [1, C, window]
-        scaled = predict(x).reshape(-1)[:1].double()  # [1]
-        last = torch.tensor([float(frame[pre.target].iloc[-1])], dtype=torch.float64)
-        forecast = float(pre.to_price(scaled, last)[0])
-        rows.append({"step": step, "last_date": last_date, "last_price": last_price, "forecast": forecast})
-        if step < horizon:  # the forecast becomes the next observed value (features == [target] here)
-            following = frame.index[-1] + pd.Timedelta(days=1)
-            frame = pd.concat([frame.iloc[1:], pd.DataFrame({pre.target: [forecast]}, index=[following])])
+    for k in range(horizon):
+        row = {"step": k + 1, "last_date": str(frame.index[-1].date()), "last_price": float(last[0])}
+        if pre.quantiles:
+            middle = pre.quantiles.index(0.5) if 0.5 in pre.quantiles else len(pre.quantiles) // 2
+            row["forecast"] = float(answers[k, middle])
+            row.update({f"q{level:g}": float(value) for level, value in zip(pre.quantiles, answers[k], strict=True)})
+        else:
+            row["forecast"] = float(answers[k])
+        rows.append(row)
     return rows
 
 
@@ -160,7 +160,7 @@ def classify_text(predict: Predict, pre: TextPreprocessor, path: str | Path, bat
 
 
 def predict_file(
-    predict: Predict, pre: Preprocessor, path: str | Path, horizon: int = 1, batch_size: int = 64
+    predict: Predict, pre: Preprocessor, path: str | Path, horizon: int | None = None, batch_size: int = 64
 ) -> list[dict]:
     """Dispatch on the preprocessor's domain: forecasting, audio or text."""
     if isinstance(pre, StocksPreprocessor):

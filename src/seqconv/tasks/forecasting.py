@@ -1,8 +1,9 @@
-"""ForecastingTask: loss, metrics and the persistence baseline around any forecasting network."""
+"""ForecastingTask: loss, metrics and every naive baseline around any forecasting network, for direct
+multi-horizon point or quantile forecasts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -11,10 +12,11 @@ from torch import nn
 from torchmetrics import CatMetric, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAccuracy
 
-from seqconv.data.stocks.preprocessor import TRANSFORMS, to_price
+from seqconv.data.stocks.preprocessor import TARGET_TRANSFORMS, check_quantiles, split_output, to_answer
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
 from seqconv.tasks.figures import plt, publish_figure
+from seqconv.tasks.forecast_metrics import QuantileScores, StepErrors, pinball_loss
 
 __all__ = ["LOSSES", "ForecastingTask"]
 
@@ -36,26 +38,45 @@ def _metrics() -> MetricCollection:
     )
 
 
+def _as_list(value: float | Sequence[float], horizon: int, key: str) -> list[float]:
+    values = [float(value)] * horizon if isinstance(value, int | float) else [float(v) for v in value]
+    if len(values) != horizon:
+        raise ConfigError(f"{key} has {len(values)} values for horizon={horizon}; pass one per step")
+    return values
+
+
 class ForecastingTask(SeqTask):
-    """Train a network to forecast a price and judge it against the naive persistence forecast.
+    """Train a network to forecast steps ``1..horizon`` of a series at once and judge it against naive baselines.
 
-    The network sees scaled inputs and predicts a scaled target; the loss is computed there. Metrics are in
-    price units: predictions are mapped back (``level``: ``mean + std * pred``; ``log_return``:
-    ``last * exp(mean + std * pred)``) and compared with the realised price. On the same batches the
-    persistence forecast (tomorrow = today's last observed price) is scored as ``*/persistence_mse``, and
-    ``*/skill = 1 - mse / persistence_mse`` (> 0 means the model beats persistence).
+    The network sees scaled inputs and predicts scaled targets, ``[B, horizon]`` (or ``[B, horizon * Q]`` for
+    ``Q`` quantiles); the loss is computed there (pinball loss for quantiles). Metrics are in answer units: the
+    forecasts are mapped back with the preprocessor's :func:`~seqconv.data.stocks.to_answer` (prices, or
+    absolute returns for a volatility target) and compared with the realised values. On the same points every
+    baseline the batches carry (``base_<name>``: persistence, drift, historic mean, seasonal naive, EWMA) is scored
+    as ``*/<name>_mse`` with ``*/skill_<name> = 1 - mse / <name>_mse``; ``*/skill`` is the skill against
+    persistence (> 0 beats it). Keys: ``mse``, ``mae``, ``rmse``, ``mape``, ``smape``, ``mase`` (scaled by the
+    training rows' naive MAE), ``directional_acc``, per step ``h<k>/mse`` and ``h<k>/skill``, and with quantiles
+    ``pinball``, ``coverage``, ``nominal_coverage``, ``interval_width``, ``crps`` beside the interval baseline's
+    ``baseline_*`` (persistence plus the training residuals' quantiles).
 
-    Batches are dicts with ``x`` ``[B, C, L]``, ``y`` ``[B]`` scaled target, ``last`` and ``future``
-    ``[B]`` prices at the window's end and at the forecast step.
+    Batches are dicts with ``x`` ``[B, C, L]``, ``y`` ``[B, H]`` scaled targets, ``last`` ``[B]`` the price at
+    the window's end, ``future`` ``[B, H]`` the realised answers and ``base_<name>`` ``[B, H]``.
 
     Args:
-        net: the network, ``[B, C, L] -> [B, 1]``.
+        net: the network, ``[B, C, L] -> [B, H]`` (or ``[B, H * Q]``).
         optimizer: ``_partial_`` optimizer factory taking ``params``.
         scheduler: optional ``_partial_`` scheduler factory taking ``optimizer``.
-        loss: ``"mse"``, ``"mae"`` or ``"huber"``.
-        target_transform: ``"level"`` or ``"log_return"``, from the datamodule.
-        target_mean: target scaler mean, from the datamodule.
-        target_std: target scaler std, from the datamodule.
+        loss: ``"mse"``, ``"mae"`` or ``"huber"`` for point forecasts (quantiles always use the pinball loss).
+        quantiles: sorted quantile levels in (0, 1) to forecast, e.g. ``[0.1, 0.5, 0.9]``; ``None``: points. The
+            median (or the middle level) is the point forecast.
+        target_transform: from the datamodule's preprocessor.
+        target_mean: target scaler mean per step, from the datamodule.
+        target_std: target scaler standard deviation per step, from the datamodule.
+        horizon: forecast steps, from the datamodule.
+        baselines: names of the baselines the batches carry, from the datamodule.
+        naive_mae: the training rows' one-step naive MAE (MASE's scale), from the datamodule.
+        residual_quantiles: ``[H][Q]`` quantiles of the training residuals around persistence (the interval
+            baseline), from the datamodule.
         monitor: metric a scheduler like ``ReduceLROnPlateau`` watches.
         nonfinite_loss: ``"raise"`` or ``"skip"`` a batch whose training loss is NaN or infinite.
         max_skipped_batches: with ``"skip"``, how many batches may be skipped before training stops.
@@ -68,9 +89,14 @@ class ForecastingTask(SeqTask):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         loss: str = "mse",
+        quantiles: Sequence[float] | None = None,
         target_transform: str = "log_return",
-        target_mean: float = 0.0,
-        target_std: float = 1.0,
+        target_mean: float | Sequence[float] = 0.0,
+        target_std: float | Sequence[float] = 1.0,
+        horizon: int = 1,
+        baselines: Sequence[str] = ("persistence",),
+        naive_mae: float | None = None,
+        residual_quantiles: Sequence[Sequence[float]] | None = None,
         monitor: str = "val/loss",
         nonfinite_loss: str = "raise",
         max_skipped_batches: int = 10,
@@ -79,50 +105,98 @@ class ForecastingTask(SeqTask):
         super().__init__(net, optimizer, scheduler, monitor, nonfinite_loss, max_skipped_batches, train_metrics)
         if loss not in LOSSES:
             raise ConfigError(f"unknown task.loss={loss!r}; choose one of {sorted(LOSSES)}")
-        if target_transform not in TRANSFORMS:
-            raise ConfigError(f"unknown target_transform={target_transform!r}; choose one of {list(TRANSFORMS)}")
+        if target_transform not in TARGET_TRANSFORMS:
+            raise ConfigError(f"unknown target_transform={target_transform!r}; choose one of {list(TARGET_TRANSFORMS)}")
+        if horizon < 1:
+            raise ConfigError(f"data.horizon must be >= 1, got {horizon}")
+        quantiles = check_quantiles(quantiles)
+        target_mean = _as_list(target_mean, horizon, "target_mean")
+        target_std = _as_list(target_std, horizon, "target_std")
+        baselines = list(baselines)
+        if "persistence" not in baselines:
+            raise ConfigError(f"the batches must carry the persistence baseline, got baselines={baselines}")
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
         self.loss_fn = LOSSES[loss]
+        self.horizon, self.quantiles, self.baselines = horizon, quantiles, baselines
+        if quantiles is not None:
+            self.register_buffer("levels", torch.tensor(quantiles), persistent=False)
+            # the point forecast: the median, or the middle level
+            self.point = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
         self.metrics = nn.ModuleDict({f"{s}_metrics": _metrics() for s in SPLITS})
-        self.persistence = nn.ModuleDict({f"{s}_persistence": MeanSquaredError() for s in SPLITS})
+        self.steps = nn.ModuleDict({f"{s}_{b}": StepErrors(horizon) for s in SPLITS for b in ("model", *baselines)})
         self.direction = nn.ModuleDict({f"{s}_direction": BinaryAccuracy() for s in SPLITS})
-        # the test forecasts, for the forecast-vs-actual figure ([N, 3]: predicted, actual, last observed)
+        if quantiles is not None:
+            self.intervals = nn.ModuleDict(
+                {f"{s}_{who}": QuantileScores(quantiles) for s in SPLITS for who in ("model", "baseline")}
+            )
+        # the step-1 test forecasts, for the forecast figure ([N, 5]: predicted, actual, persistence, low, high)
         self.test_series = CatMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scaled forecast: ``[B, C, L] -> [B]``."""
-        return self.net(x).squeeze(-1)
+        """Scaled forecasts: ``[B, C, L] -> [B, H]``, or ``[B, H, Q]`` quantiles (sorted: they never cross)."""
+        return split_output(self.net(x), self.horizon, self.quantiles)
 
-    def to_price(self, pred: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-        """Map scaled predictions ``[B]`` back to prices, given the last observed prices ``[B]`` (the
-        preprocessor's :func:`~seqconv.data.stocks.to_price`)."""
+    def to_answer(self, scaled: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        """Scaled forecasts ``[B, H]`` (or ``[B, H, Q]``) -> answer units (the preprocessor's
+        :func:`~seqconv.data.stocks.to_answer`), given the last observed prices ``[B]``."""
         hp = self.hparams
-        return to_price(pred, last, hp.target_transform, hp.target_mean, hp.target_std)
+        return to_answer(scaled, last, self.hparams.target_transform, hp.target_mean, hp.target_std)
 
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         pred = self(batch["x"])
-        return self.loss_fn(pred, batch["y"]), pred
+        target = batch["y"].reshape(len(pred), self.horizon)  # [B, H]
+        if self.quantiles is None:
+            return self.loss_fn(pred, target), pred
+        return pinball_loss(pred, target, self.levels), pred
 
     def _update_metrics(self, split: str, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
-        last, future = batch["last"], batch["future"]
-        price = self.to_price(outputs.detach().float(), last)
-        self.metrics[f"{split}_metrics"].update(price, future)
-        self.persistence[f"{split}_persistence"].update(last, future)
-        self.direction[f"{split}_direction"].update((price > last).long(), (future > last).long())
+        last = batch["last"]
+        future = batch["future"].reshape(len(last), self.horizon)  # [B, H]
+        answers = self.to_answer(outputs.detach().float(), last)  # [B, H] or [B, H, Q]
+        point = answers if self.quantiles is None else answers[..., self.point]  # [B, H]
+        persistence = batch["base_persistence"].reshape(len(last), self.horizon)
+        self.metrics[f"{split}_metrics"].update(point.reshape(-1), future.reshape(-1))
+        self.steps[f"{split}_model"].update(point, future)
+        for name in self.baselines:
+            self.steps[f"{split}_{name}"].update(batch[f"base_{name}"].reshape(len(last), self.horizon), future)
+        self.direction[f"{split}_direction"].update(
+            (point > persistence).long().reshape(-1), (future > persistence).long().reshape(-1)
+        )
+        if self.quantiles is not None:
+            self.intervals[f"{split}_model"].update(answers, future)
+            residuals = torch.as_tensor(self.hparams.residual_quantiles, dtype=future.dtype, device=future.device)
+            self.intervals[f"{split}_baseline"].update(persistence.unsqueeze(-1) + residuals, future)  # [B, H, Q]
         if split == "test":
-            self.test_series.update(torch.stack([price, future, last], dim=1))
+            low = answers[:, 0, 0] if self.quantiles is not None else point[:, 0]
+            high = answers[:, 0, -1] if self.quantiles is not None else point[:, 0]
+            self.test_series.update(torch.stack([point[:, 0], future[:, 0], persistence[:, 0], low, high], dim=1))
 
     def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
         values = self.metrics[f"{split}_metrics"].compute()
-        values["persistence_mse"] = self.persistence[f"{split}_persistence"].compute()
-        values["skill"] = 1.0 - values["mse"] / values["persistence_mse"]
+        model = self.steps[f"{split}_model"].per_step()
+        values["smape"] = model["smape"].mean().float()
+        if self.hparams.naive_mae:
+            values["mase"] = (model["abs"].mean() / self.hparams.naive_mae).float()
+        for name in self.baselines:
+            base = self.steps[f"{split}_{name}"].per_step()
+            values[f"{name}_mse"] = base["sq"].mean().float()
+            skill = 1.0 - model["sq"].mean() / base["sq"].mean()
+            values["skill" if name == "persistence" else f"skill_{name}"] = skill.float()
+            if name == "persistence":
+                for k in range(self.horizon):
+                    values[f"h{k + 1}/mse"] = model["sq"][k].float()
+                    values[f"h{k + 1}/skill"] = (1.0 - model["sq"][k] / base["sq"][k]).float()
         values["directional_acc"] = self.direction[f"{split}_direction"].compute()
-        for group, name in (
-            (self.metrics, "metrics"),
-            (self.persistence, "persistence"),
-            (self.direction, "direction"),
-        ):
-            group[f"{split}_{name}"].reset()
+        if self.quantiles is not None:
+            values.update({k: v.float() for k, v in self.intervals[f"{split}_model"].compute().items()})
+            baseline = self.intervals[f"{split}_baseline"].compute()
+            values.update({f"baseline_{k}": v.float() for k, v in baseline.items() if k != "nominal_coverage"})
+            for key in ("model", "baseline"):
+                self.intervals[f"{split}_{key}"].reset()
+        self.metrics[f"{split}_metrics"].reset()
+        self.direction[f"{split}_direction"].reset()
+        for name in ("model", *self.baselines):
+            self.steps[f"{split}_{name}"].reset()
         return values
 
     def on_test_epoch_end(self) -> None:
@@ -133,16 +207,22 @@ class ForecastingTask(SeqTask):
             self._plot_forecast(series)
 
     def _plot_forecast(self, series: torch.Tensor) -> None:
-        """Predicted and persistence forecasts against the realised prices, in test-split order (a multi-GPU run
-        concatenates each rank's share)."""
-        predicted, actual, last = series.T.numpy()
+        """Step-1 forecasts (with the quantile band) and persistence against the realised values, in test-split
+        order (a multi-GPU run concatenates each rank's share)."""
+        predicted, actual, persistence, low, high = series.T.numpy()
+        unit = "absolute log return" if self.hparams.target_transform == "abs_log_return" else "price"
         fig, (ax, ax_err) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, height_ratios=[2, 1])
         ax.plot(actual, color="black", linewidth=1, label="actual")
-        ax.plot(predicted, color="tab:blue", linewidth=1, label="model")
-        ax.set_ylabel("price")
+        ax.plot(predicted, color="tab:blue", linewidth=1, label="model (step 1)")
+        if self.quantiles is not None:
+            levels = f"{self.quantiles[0]:g}-{self.quantiles[-1]:g}"
+            ax.fill_between(range(len(low)), low, high, color="tab:blue", alpha=0.2, label=f"model {levels}")
+        ax.set_ylabel(unit)
         ax.legend(loc="upper left")
         ax_err.plot(abs(predicted - actual), color="tab:blue", linewidth=0.8, label="|model - actual|")
-        ax_err.plot(abs(last - actual), color="tab:gray", linewidth=0.8, alpha=0.7, label="|persistence - actual|")
+        ax_err.plot(
+            abs(persistence - actual), color="tab:gray", linewidth=0.8, alpha=0.7, label="|persistence - actual|"
+        )
         ax_err.set_xlabel("test window")
         ax_err.set_ylabel("abs. error")
         ax_err.legend(loc="upper left")

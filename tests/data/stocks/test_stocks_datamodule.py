@@ -37,13 +37,16 @@ def test_targets_match_a_naive_computation(tmp_path, transform):
     test = dm.datasets["test"]
     test_lo = round(len(prices) * 0.85)
     item = test.__getitems__([0, 5])
+    scaler = dm.preprocessor.target_scaler
+    assert item["y"].shape == item["future"].shape == (2, 3)  # direct multi-horizon: steps 1..3 at once
     for k, i in enumerate([0, 5]):
         t = test_lo + i + 9  # last step of the window
         assert item["last"][k].item() == pytest.approx(prices[t], rel=1e-6)
-        assert item["future"][k].item() == pytest.approx(prices[t + 3], rel=1e-6)
-        raw = prices[t + 3] if transform == "level" else np.log(prices[t + 3] / prices[t])
-        scaled = (raw - dm.preprocessor.target_scaler.mean[0]) / dm.preprocessor.target_scaler.std[0]
-        assert item["y"][k].item() == pytest.approx(scaled, rel=1e-4, abs=1e-5)
+        for step in (1, 2, 3):  # each step's target is built by the same transform as one step ahead
+            assert item["future"][k, step - 1].item() == pytest.approx(prices[t + step], rel=1e-6)
+            raw = prices[t + step] if transform == "level" else np.log(prices[t + step] / prices[t])
+            scaled = (raw - scaler.mean[step - 1]) / scaler.std[step - 1]  # one scaler per step
+            assert item["y"][k, step - 1].item() == pytest.approx(scaled, rel=1e-4, abs=1e-5)
 
 
 def test_no_window_or_target_crosses_a_split_boundary(tmp_path):
@@ -55,7 +58,7 @@ def test_no_window_or_target_crosses_a_split_boundary(tmp_path):
         ds = dm.datasets[split]
         assert len(ds) == (hi - lo) - 20 - 5 + 1
         last = ds.__getitems__([len(ds) - 1])
-        assert last["future"].item() == pytest.approx(
+        assert last["future"][0, -1].item() == pytest.approx(
             close[hi - 1], rel=1e-6
         )  # the last target is the split's last row
         first = ds.__getitems__([0])

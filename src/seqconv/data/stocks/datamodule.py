@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from torch.utils.data import Dataset
 
 from seqconv.data.datamodule import SeqDataModule, batched, check_choice, check_fraction
 from seqconv.data.splits import SPLITS
+from seqconv.data.stocks.baselines import baseline_forecasts, naive_mae, persistence_residual_quantiles
 from seqconv.data.stocks.ohlcv import NAN_POLICIES, day_string
 from seqconv.data.stocks.preprocessor import StocksPreprocessor
 from seqconv.data.windows import sliding_windows
@@ -27,33 +29,33 @@ BUILTIN_SP500 = "sp500_daily_2000_2020.csv"
 
 
 class WindowDataset(Dataset):
-    """Windows over one chronological split; item ``i`` ends at step ``t = i + window - 1``.
+    """Windows over one chronological split; item ``i`` is the forecast made at the window's last step
+    ``t = i + window - 1``.
 
-    Items are dicts: ``x`` ``[C, window]`` scaled features, ``y`` the scaled target for ``t + horizon``,
-    ``last`` the price at ``t`` (what persistence forecasts) and ``future`` the price at ``t + horizon``.
+    Items are dicts: ``x`` ``[C, window]`` scaled features, and every per-row series of ``rows`` taken at ``t``:
+    ``y`` ``[H]`` the scaled targets of steps ``1..H``, ``last`` the price at ``t``, ``future`` ``[H]`` the realised
+    answers (prices, or absolute returns) and ``base_<name>`` ``[H]`` each baseline's forecasts from ``t``.
     ``__getitems__`` serves a whole batch with one indexing op instead of one call per sample.
+
+    Args:
+        features: ``[C, N]`` scaled inputs of the split.
+        rows: per-row tensors of the split, ``[N]`` or ``[N, H]``, indexed by the forecast origin.
+        window: input steps per sample.
+        horizon: forecast steps.
     """
 
-    def __init__(
-        self, features: torch.Tensor, targets: torch.Tensor, prices: torch.Tensor, window: int, horizon: int
-    ) -> None:
+    def __init__(self, features: torch.Tensor, rows: dict[str, torch.Tensor], window: int, horizon: int) -> None:
         count = features.shape[1] - window - horizon + 1
         self.windows = sliding_windows(features, window)[:count]  # [W, C, window], a view
-        self.targets, self.prices = targets, prices
-        self.window, self.horizon = window, horizon
+        self.rows, self.window, self.horizon = rows, window, horizon
 
     def __len__(self) -> int:
         return len(self.windows)
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         idx = torch.as_tensor(indices)
-        end = idx + self.window - 1
-        return {
-            "x": self.windows[idx],  # [B, C, window]
-            "y": self.targets[end],
-            "last": self.prices[end],
-            "future": self.prices[end + self.horizon],
-        }
+        end = idx + self.window - 1  # the forecast origin of each window
+        return {"x": self.windows[idx], **{key: value[end] for key, value in self.rows.items()}}  # x: [B, C, window]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {key: value[0] for key, value in self.__getitems__([index]).items()}
@@ -62,8 +64,8 @@ class WindowDataset(Dataset):
 @dataclass
 class _Split:
     inputs: np.ndarray  # [N, C] transformed, unscaled
-    prices: np.ndarray  # [N] target column level at each step
-    targets: np.ndarray  # [N] target for the forecast made at each step (NaN for the last `horizon` steps)
+    targets: np.ndarray  # [N, H] targets of the forecasts made at each step (NaN for the last `horizon` steps)
+    rows: dict[str, np.ndarray]  # per-row series: last price, realised answers, baselines
     start: pd.Timestamp
     end: pd.Timestamp
 
@@ -83,7 +85,10 @@ class StocksDataModule(SeqDataModule):
         transform: ``"log_return"`` (inputs are log returns of each feature, the target the log return from
             ``t`` to ``t + horizon``) or ``"level"`` (scaled levels in, the scaled level at ``t + horizon`` out).
         window: input steps per sample.
-        horizon: how many steps ahead to forecast.
+        horizon: steps forecast at once: the network outputs steps ``1..horizon`` (direct multi-horizon).
+        target_transform: what is forecast: ``null`` (as ``transform``), ``"log_return"``, ``"level"``, or
+            ``"abs_log_return"`` (step ``k``'s absolute one-step log return: volatility).
+        season: period in rows of the seasonal naive baseline (e.g. 5 for weekly in daily rows); ``None``: off.
         val_fraction: share of rows for validation when ``val_start`` is unset.
         test_fraction: share of rows for test when ``test_start`` is unset.
         val_start: first date of the validation period (overrides ``val_fraction``).
@@ -114,16 +119,25 @@ class StocksDataModule(SeqDataModule):
         shuffle: bool = True,
         nan_policy: str = "error",
         date_column: str = "date",
+        target_transform: str | None = None,
+        season: int | None = None,
     ) -> None:
         for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             check_fraction(key, value)
         if val_fraction + test_fraction >= 1.0:
             raise ConfigError("data.val_fraction + data.test_fraction must leave rows for training (sum < 1)")
         check_choice("nan_policy", nan_policy, NAN_POLICIES)
-        preprocessor = StocksPreprocessor(features, target, transform, window, horizon, date_column)
+        if season is not None and season < 1:
+            raise ConfigError(f"data.season must be a period of >= 1 rows (or null: off), got {season}")
+        preprocessor = StocksPreprocessor(
+            features, target, transform, window, horizon, date_column, target_transform=target_transform
+        )
         super().__init__(preprocessor, batch_size, num_workers, pin_memory, shuffle)
         self.save_hyperparameters(logger=False)
         self.periods: dict[str, tuple[str, str]] = {}
+        self.baselines: tuple[str, ...] = ()
+        self.naive_mae = float("nan")
+        self._train_residuals: tuple[np.ndarray, np.ndarray] | None = None
 
     collate_fn = staticmethod(batched)
 
@@ -132,14 +146,25 @@ class StocksDataModule(SeqDataModule):
     def dims(self) -> dict[str, int]:
         """Network sizes implied by the data: ``in_channels``, ``input_length``, ``out_features``."""
         pre = self.preprocessor
-        return {"in_channels": len(pre.features), "input_length": pre.window, "out_features": 1}
+        out = pre.horizon * pre.outputs_per_step  # steps 1..H, each a point or Q quantiles
+        return {"in_channels": len(pre.features), "input_length": pre.window, "out_features": out}
 
     @property
-    def task_kwargs(self) -> dict[str, float | str]:
-        """How the task maps the network's scaled output back to prices (available after :meth:`setup`)."""
-        if not self.preprocessor.is_fitted:
+    def task_kwargs(self) -> dict[str, Any]:
+        """How the task maps the network's scaled output back (the preprocessor's), the baselines the batches
+        carry, MASE's scale and the interval baseline (available after :meth:`setup`)."""
+        if not self.preprocessor.is_fitted or self._train_residuals is None:
             raise RuntimeError("call setup() before reading task_kwargs")
-        return self.preprocessor.task_kwargs
+        quantiles = self.preprocessor.quantiles
+        residual_quantiles = (
+            persistence_residual_quantiles(*self._train_residuals, quantiles) if quantiles is not None else None
+        )
+        return {
+            **self.preprocessor.task_kwargs,
+            "baselines": list(self.baselines),
+            "naive_mae": self.naive_mae,
+            "residual_quantiles": residual_quantiles,
+        }
 
     # -- loading ----------------------------------------------------------------------------------------
     @property
@@ -170,13 +195,21 @@ class StocksDataModule(SeqDataModule):
         return [0, val_at, test_at, n]
 
     def setup(self, stage: str | None = None) -> None:
-        """Read, transform, split and scale the series; build the window datasets of every split."""
+        """Read, transform, split and scale the series; build the window datasets of every split, each window
+        with its realised answers and every baseline's forecasts."""
         if self.datasets:
             return
         pre = self.preprocessor
         inputs, prices, dates = pre.inputs(self._load_frame(), self.source)
-        targets = pre.targets(prices)
+        targets = pre.targets(prices)  # [N, H]
         bounds = self._split_bounds(dates)
+        answers = pre.answers(prices)  # [N]: prices, or |r_t|
+        future = pre.realised(prices)  # [N, H]: a[t + k]
+        baselines = baseline_forecasts(
+            answers, pre.horizon, bounds[1], self.hparams.season, volatility=pre.answer == "abs_log_return"
+        )
+        self.baselines = tuple(baselines)
+        self.naive_mae = naive_mae(answers[: bounds[1]])
         need = pre.window + pre.horizon
         splits = {}
         for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
@@ -189,18 +222,19 @@ class StocksDataModule(SeqDataModule):
             # targets within the split only: the last `horizon` steps have no future inside it
             split_targets = targets[lo:hi].copy()
             split_targets[-pre.horizon :] = np.nan
-            splits[name] = _Split(inputs[lo:hi], prices[lo:hi], split_targets, dates[lo], dates[hi - 1])
+            rows = {"last": prices[lo:hi], "future": future[lo:hi]}
+            rows.update({f"base_{b}": forecast[lo:hi] for b, forecast in baselines.items()})
+            splits[name] = _Split(inputs[lo:hi], split_targets, rows, dates[lo], dates[hi - 1])
 
+        train = splits["train"]
         if not pre.is_fitted:  # a restored (checkpoint) preprocessor keeps its training scalers
-            pre.fit(splits["train"].inputs, splits["train"].targets)
+            pre.fit(train.inputs, train.targets)
+        origins = ~np.isnan(train.targets).any(axis=1) & ~np.isnan(train.rows["base_persistence"]).any(axis=1)
+        self._train_residuals = (train.rows["future"][origins], train.rows["base_persistence"][origins])
         for name, split in splits.items():
-            self.datasets[name] = WindowDataset(
-                pre.scale_inputs(split.inputs),  # [C, N]
-                pre.scale_targets(split.targets),
-                torch.tensor(split.prices, dtype=torch.float32),
-                pre.window,
-                pre.horizon,
-            )
+            rows = {key: torch.tensor(value, dtype=torch.float32) for key, value in split.rows.items()}
+            rows["y"] = pre.scale_targets(split.targets)  # [N, H]
+            self.datasets[name] = WindowDataset(pre.scale_inputs(split.inputs), rows, pre.window, pre.horizon)
             self.periods[name] = (day_string(split.start), day_string(split.end))
             log.info("%s: %d windows, %s to %s", name, len(self.datasets[name]), *self.periods[name])
 

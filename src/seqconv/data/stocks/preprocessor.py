@@ -1,8 +1,9 @@
-"""Price series: raw CSV rows -> scaled ``[B, C, L]`` windows, and scaled forecasts -> prices.
+"""Price series: raw CSV rows -> scaled ``[B, C, L]`` windows, and scaled forecasts -> prices (or absolute
+returns, for a volatility target).
 
-The stateless transforms (:func:`log_returns`, :func:`forecast_targets`, :func:`to_price`) are written once here;
-:class:`StocksPreprocessor` holds their settings and the scalers fitted on the training rows, and is what the
-datamodule, the task's metrics, ``predict.py`` and the export sidecar all use.
+The stateless transforms (:func:`log_returns`, :func:`forecast_targets`, :func:`split_output`, :func:`to_answer`)
+are written once here; :class:`StocksPreprocessor` holds their settings and the scalers fitted on the training
+rows, and is what the datamodule, the task's metrics, ``predict.py`` and the export sidecar all use.
 """
 
 from __future__ import annotations
@@ -20,9 +21,20 @@ from seqconv.data.scaling import StandardScaler
 from seqconv.data.stocks.ohlcv import day_string, normalize_column, read_ohlcv
 from seqconv.errors import ConfigError, DataError
 
-__all__ = ["TRANSFORMS", "StocksPreprocessor", "forecast_targets", "log_returns", "to_price"]
+__all__ = [
+    "TARGET_TRANSFORMS",
+    "TRANSFORMS",
+    "StocksPreprocessor",
+    "check_quantiles",
+    "forecast_targets",
+    "log_returns",
+    "split_output",
+    "to_answer",
+]
 
 TRANSFORMS = ("log_return", "level")
+# what the network forecasts for step k from origin t: log(p[t+k] / p[t]), p[t+k], or |log(p[t+k] / p[t+k-1])|
+TARGET_TRANSFORMS = ("log_return", "level", "abs_log_return")
 
 
 def log_returns(values: np.ndarray) -> np.ndarray:
@@ -31,40 +43,94 @@ def log_returns(values: np.ndarray) -> np.ndarray:
 
 
 def forecast_targets(prices: np.ndarray, horizon: int, transform: str) -> np.ndarray:
-    """The value to forecast from each step ``t`` of ``[N]`` prices: the level at ``t + horizon`` (``level``) or
-    ``log(p[t + horizon] / p[t])`` (``log_return``); NaN where ``t + horizon`` is past the end."""
-    out = np.full(len(prices), np.nan)
-    ahead = prices[horizon:]
-    out[: len(ahead)] = ahead if transform == "level" else np.log(ahead / prices[: len(ahead)])
+    """``[N, horizon]`` unscaled targets of the forecasts made at each step ``t`` of ``[N]`` prices, for steps
+    ``k = 1..horizon`` (NaN where ``t + k`` is past the end):
+
+    * ``level``: ``p[t + k]``;
+    * ``log_return``: ``log(p[t + k] / p[t])``;
+    * ``abs_log_return``: ``|log(p[t + k] / p[t + k - 1])|`` (the size of step ``k``'s return: volatility).
+    """
+    n = len(prices)
+    out = np.full((n, horizon), np.nan)
+    for k in range(1, horizon + 1):
+        ahead = prices[k:]
+        if transform == "level":
+            out[: n - k, k - 1] = ahead
+        elif transform == "log_return":
+            out[: n - k, k - 1] = np.log(ahead / prices[: n - k])
+        else:
+            out[: n - k, k - 1] = np.abs(np.log(ahead / prices[k - 1 : n - 1]))
     return out
 
 
-def to_price(scaled: torch.Tensor, last: torch.Tensor, transform: str, mean: float, std: float) -> torch.Tensor:
-    """Scaled forecasts ``[B]`` -> prices ``[B]``, given the last observed prices ``[B]``.
+def to_answer(
+    scaled: torch.Tensor, last: torch.Tensor, transform: str, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """Scaled network outputs -> the answer in user units: prices (``level``, ``log_return``) or absolute log
+    returns (``abs_log_return``, never below 0).
 
-    ``level``: ``mean + std * y``; ``log_return``: ``last * exp(mean + std * y)``.
+    Args:
+        scaled: ``[B, H]`` point forecasts or ``[B, H, Q]`` quantiles (``[B]``: one step).
+        last: ``[B]`` the last observed price of each window.
+        transform: the target transform.
+        mean: ``[H]`` target scaler means, one per step.
+        std: ``[H]`` target scaler standard deviations.
+
+    ``level``: ``mean + std * y``; ``log_return``: ``last * exp(mean + std * y)``; ``abs_log_return``:
+    ``max(mean + std * y, 0)``. Each map is increasing, so quantiles stay quantiles.
     """
-    value = scaled * std + mean
-    return value if transform == "level" else last * torch.exp(value)
+    trailing = [1] * max(scaled.dim() - 2, 0)  # the quantile axis, if any
+    mean_t = torch.as_tensor(mean, dtype=scaled.dtype, device=scaled.device).reshape(-1, *trailing)  # [H(, 1)]
+    std_t = torch.as_tensor(std, dtype=scaled.dtype, device=scaled.device).reshape(-1, *trailing)
+    value = scaled * std_t + mean_t
+    if transform == "level":
+        return value
+    if transform == "abs_log_return":
+        return value.clamp_min(0.0)
+    return last.reshape(-1, *[1] * (scaled.dim() - 1)) * torch.exp(value)
+
+
+def split_output(output: torch.Tensor, horizon: int, quantiles: Sequence[float] | None) -> torch.Tensor:
+    """The network's ``[B, H * Q]`` output as ``[B, H]`` (point forecasts) or ``[B, H, Q]`` (quantiles, sorted
+    along ``Q`` so that they never cross)."""
+    if not quantiles:
+        return output.reshape(len(output), horizon)  # [B, H]
+    return output.reshape(len(output), horizon, len(quantiles)).sort(dim=-1).values  # [B, H * Q] -> [B, H, Q]
+
+
+def check_quantiles(quantiles: Sequence[float] | None, key: str = "task.quantiles") -> list[float] | None:
+    """``quantiles`` as floats, or ``ConfigError`` naming ``key`` unless they are sorted, distinct, in (0, 1)."""
+    if quantiles is None:
+        return None
+    levels = [float(q) for q in quantiles]
+    if not levels or any(not 0.0 < q < 1.0 for q in levels) or levels != sorted(set(levels)):
+        raise ConfigError(
+            f"{key}={list(quantiles)} must be a non-empty, sorted list of distinct levels in (0, 1), e.g. "
+            f"{key}=[0.1,0.5,0.9]"
+        )
+    return levels
 
 
 class StocksPreprocessor(Preprocessor):
-    """Columns of a price CSV -> scaled windows ``[B, C, window]``; scaled forecasts -> prices.
+    """Columns of a price CSV -> scaled windows ``[B, C, window]``; scaled forecasts of steps ``1..horizon`` (and
+    their quantiles) -> prices, or absolute returns for a volatility target.
 
     Args:
         features: input columns, one channel each (names normalized: lower case, no spaces, ``_`` or ``-``).
         target: the column to forecast.
-        transform: ``"log_return"`` (inputs are each feature's log returns, the target the log return from ``t``
-            to ``t + horizon``) or ``"level"`` (levels in, the level at ``t + horizon`` out).
+        transform: the inputs: ``"log_return"`` (each feature's log returns) or ``"level"``.
         window: input steps per sample.
-        horizon: how many steps ahead to forecast.
+        horizon: steps forecast at once, ``1..horizon`` (direct multi-horizon: one output per step).
         date_column: name of the date column.
         feature_scaler: fitted input scaler (``None`` until :meth:`fit`).
-        target_scaler: fitted target scaler (``None`` until :meth:`fit`).
+        target_scaler: fitted target scaler, one column per step (``None`` until :meth:`fit`).
+        target_transform: what is forecast (see :func:`forecast_targets`); ``None``: the same as ``transform``.
+        quantiles: the quantile levels the network outputs per step (``[B, horizon * Q]``), or ``None`` for one
+            point forecast per step (``[B, horizon]``); set by the task that trains the network.
 
     Raises:
-        ConfigError: an unknown transform, a window or horizon below 1, or no features; the message names the
-            ``data.*`` key.
+        ConfigError: an unknown transform, a window or horizon below 1, no features, or bad quantiles; the message
+            names the config key.
     """
 
     domain = "forecasting"
@@ -79,9 +145,17 @@ class StocksPreprocessor(Preprocessor):
         date_column: str = "date",
         feature_scaler: StandardScaler | None = None,
         target_scaler: StandardScaler | None = None,
+        target_transform: str | None = None,
+        quantiles: Sequence[float] | None = None,
     ) -> None:
         if transform not in TRANSFORMS:
             raise ConfigError(f"unknown data.transform={transform!r}; choose one of {list(TRANSFORMS)}")
+        target_transform = target_transform or transform
+        if target_transform not in TARGET_TRANSFORMS:
+            raise ConfigError(
+                f"unknown data.target_transform={target_transform!r}; choose one of {list(TARGET_TRANSFORMS)} "
+                "(or null: the same as data.transform)"
+            )
         if window < 1 or horizon < 1:
             raise ConfigError(f"data.window and data.horizon must be >= 1, got window={window}, horizon={horizon}")
         if not features:
@@ -89,13 +163,16 @@ class StocksPreprocessor(Preprocessor):
         self.features = [normalize_column(c) for c in features]
         self.target, self.date_column = normalize_column(target), normalize_column(date_column)
         self.transform, self.window, self.horizon = transform, int(window), int(horizon)
+        self.target_transform = target_transform
         self.feature_scaler, self.target_scaler = feature_scaler, target_scaler
+        self.quantiles = check_quantiles(quantiles)
 
     def settings(self) -> dict[str, Any]:
         return {
             "features": self.features,
             "target": self.target,
             "transform": self.transform,
+            "target_transform": self.target_transform,
             "window": self.window,
             "horizon": self.horizon,
         }
@@ -120,6 +197,16 @@ class StocksPreprocessor(Preprocessor):
         """Raw rows behind one window (log returns take one row more)."""
         return self.window + (1 if self.transform == "log_return" else 0)
 
+    @property
+    def answer(self) -> str:
+        """What a forecast is, in words: ``"price"`` or ``"abs_log_return"``."""
+        return "abs_log_return" if self.target_transform == "abs_log_return" else "price"
+
+    @property
+    def outputs_per_step(self) -> int:
+        """Network outputs per forecast step: the number of quantiles, or 1."""
+        return len(self.quantiles) if self.quantiles else 1
+
     # -- raw rows -> unscaled model values --------------------------------------------------------------------
     def read(self, path: str | Path, nan_policy: str = "error", fitted_model: bool = False) -> pd.DataFrame:
         """The used columns of a price CSV, indexed by date, validated (see :func:`read_ohlcv`); ``fitted_model``
@@ -135,32 +222,49 @@ class StocksPreprocessor(Preprocessor):
         """``[N, C]`` unscaled model inputs, ``[N]`` target-column prices and their dates.
 
         Raises:
-            DataError: a non-positive value under ``log_return`` (named by column and date).
+            DataError: a non-positive value where a log is taken (named by column and date).
         """
         prices = frame[self.target].to_numpy(dtype=np.float64)
         values = frame[self.features].to_numpy(dtype=np.float64)
+        logged = self.columns if self.transform == "log_return" else []
+        if self.target_transform != "level" and self.target not in logged:
+            logged = [*logged, self.target]
+        if logged:
+            used = frame[logged]
+            rows, cols = np.nonzero(used.to_numpy() <= 0)
+            if rows.size:
+                raise DataError(
+                    f"{source}: column {used.columns[cols[0]]!r} has the non-positive value "
+                    f"{used.iat[rows[0], cols[0]]} on {day_string(frame.index[rows[0]])}, which has no log return; "
+                    "drop that column from data.features or use data.transform=level (and data.target_transform=level)"
+                )
         if self.transform == "level":
             return values, prices, frame.index
-        used = frame[self.columns]
-        rows, cols = np.nonzero(used.to_numpy() <= 0)
-        if rows.size:
-            raise DataError(
-                f"{source}: column {used.columns[cols[0]]!r} has the non-positive value "
-                f"{used.iat[rows[0], cols[0]]} on {day_string(frame.index[rows[0]])}, which has no log return; "
-                "drop that column from data.features or use data.transform=level"
-            )
         return log_returns(values), prices[1:], frame.index[1:]
 
     def targets(self, prices: np.ndarray) -> np.ndarray:
-        """``[N]`` unscaled targets of the forecasts made at each step (see :func:`forecast_targets`)."""
-        return forecast_targets(prices, self.horizon, self.transform)
+        """``[N, horizon]`` unscaled targets of the forecasts made at each step (see :func:`forecast_targets`)."""
+        return forecast_targets(prices, self.horizon, self.target_transform)
+
+    def answers(self, prices: np.ndarray) -> np.ndarray:
+        """``[N]`` the series a forecast is judged against, in answer units: the price, or ``|r_t|`` (NaN at 0)."""
+        if self.answer == "price":
+            return np.asarray(prices, dtype=np.float64)
+        out = np.full(len(prices), np.nan)
+        out[1:] = np.abs(np.diff(np.log(prices)))
+        return out
+
+    def realised(self, prices: np.ndarray) -> np.ndarray:
+        """``[N, H]`` the realised answers of steps ``1..H`` from each origin: ``a[t + k]`` of :meth:`answers`."""
+        return forecast_targets(self.answers(prices), self.horizon, "level")
 
     # -- fitting and scaling ------------------------------------------------------------------------------------
     def fit(self, inputs: np.ndarray, targets: np.ndarray) -> StocksPreprocessor:
-        """Fit both scalers on the training rows only: ``[N, C]`` inputs and ``[N]`` targets (NaN ignored)."""
-        targets = np.asarray(targets, dtype=np.float64)
+        """Fit both scalers on the training rows only: ``[N, C]`` inputs and ``[N, H]`` targets (rows with a NaN
+        target, the last ``horizon`` of a split, are left out of the target scaler)."""
+        targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
         self.feature_scaler = StandardScaler.fit(inputs)
-        self.target_scaler = StandardScaler.fit(targets[~np.isnan(targets)])
+        self.target_scaler = StandardScaler.fit(targets[~np.isnan(targets).any(axis=1)])
         return self
 
     def _scalers(self) -> tuple[StandardScaler, StandardScaler]:
@@ -174,9 +278,10 @@ class StocksPreprocessor(Preprocessor):
         return torch.as_tensor(features.transform(inputs).T, dtype=torch.float32).contiguous()  # [N, C] -> [C, N]
 
     def scale_targets(self, targets: np.ndarray) -> torch.Tensor:
-        """``[N]`` unscaled targets -> ``[N]`` float32 scaled targets (NaN stays NaN)."""
+        """``[N, H]`` unscaled targets -> ``[N, H]`` float32 scaled targets (NaN stays NaN)."""
         _, target = self._scalers()
-        return torch.as_tensor(target.transform(np.asarray(targets)[:, None])[:, 0], dtype=torch.float32)
+        targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+        return torch.as_tensor(target.transform(targets), dtype=torch.float32)
 
     # -- serving: the last window of a CSV, and back to prices --------------------------------------------------
     def model_input(self, frame: pd.DataFrame, source: str) -> torch.Tensor:
@@ -195,16 +300,26 @@ class StocksPreprocessor(Preprocessor):
         inputs, _, _ = self.inputs(frame.iloc[-need:], source)
         return self.scale_inputs(inputs)[None]  # [C, window] -> [1, C, window]
 
-    def to_price(self, scaled: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-        """Scaled network outputs ``[B]`` -> prices ``[B]`` (see :func:`to_price`)."""
+    def split_output(self, output: torch.Tensor) -> torch.Tensor:
+        """The network's ``[B, H * Q]`` output as ``[B, H]`` or ``[B, H, Q]`` (see :func:`split_output`)."""
+        return split_output(output, self.horizon, self.quantiles)
+
+    def to_answer(self, scaled: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        """Scaled forecasts ``[B, H]`` (or ``[B, H, Q]``) -> prices or absolute returns (see :func:`to_answer`)."""
         _, target = self._scalers()
-        return to_price(scaled, last, self.transform, target.mean[0], target.std[0])
+        return to_answer(scaled, last, self.target_transform, target.mean, target.std)
 
     @property
-    def task_kwargs(self) -> dict[str, float | str]:
-        """How the task maps scaled outputs back to prices: ``target_transform``, ``target_mean``, ``target_std``."""
+    def task_kwargs(self) -> dict[str, Any]:
+        """How the task maps scaled outputs back: ``target_transform``, ``target_mean`` and ``target_std`` per step,
+        and the ``horizon``."""
         _, target = self._scalers()
-        return {"target_transform": self.transform, "target_mean": target.mean[0], "target_std": target.std[0]}
+        return {
+            "target_transform": self.target_transform,
+            "target_mean": list(target.mean),
+            "target_std": list(target.std),
+            "horizon": self.horizon,
+        }
 
     # -- state --------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -214,17 +329,18 @@ class StocksPreprocessor(Preprocessor):
             "target": self.target,
             "date_column": self.date_column,
             "transform": self.transform,
+            "target_transform": self.target_transform,
             "window": self.window,
             "horizon": self.horizon,
+            "quantiles": self.quantiles,
             "feature_scaler": self.feature_scaler.to_dict() if self.feature_scaler is not None else None,
             "target_scaler": self.target_scaler.to_dict() if self.target_scaler is not None else None,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> StocksPreprocessor:
-        scalers = [
-            StandardScaler(**s) if s is not None else None for s in (state["feature_scaler"], state["target_scaler"])
-        ]
+        fitted = (state["feature_scaler"], state["target_scaler"])
+        feature_scaler, target_scaler = (StandardScaler(**s) if s is not None else None for s in fitted)
         return cls(
             state["features"],
             state["target"],
@@ -232,11 +348,24 @@ class StocksPreprocessor(Preprocessor):
             state["window"],
             state["horizon"],
             state["date_column"],
-            *scalers,
+            feature_scaler,
+            target_scaler,
+            state["target_transform"],
+            state["quantiles"],
         )
 
     def describe(self) -> list[str]:
-        steps = [
+        target = {
+            "level": f"the {self.target!r} level",
+            "log_return": f"the log return of {self.target!r} from the window's last row",
+            "abs_log_return": f"the absolute one-step log return of {self.target!r} (volatility)",
+        }[self.target_transform]
+        layout = (
+            f"[B, {self.horizon} * {len(self.quantiles)}] = steps 1..{self.horizon} x quantiles {self.quantiles}"
+            if self.quantiles
+            else f"[B, {self.horizon}] = steps 1..{self.horizon}"
+        )
+        return [
             f"read the CSV columns {self.columns} (names match case-insensitively, ignoring spaces, '_' and '-'), "
             f"dates in {self.date_column!r}, rows in ascending date order",
             "transform 'log_return': x_t = log(v_t / v_(t-1)) per column (one row fewer)"
@@ -244,10 +373,7 @@ class StocksPreprocessor(Preprocessor):
             else "transform 'level': x_t = v_t",
             "scale each column: (x - feature_scaler.mean[c]) / feature_scaler.std[c]",
             f"input x: the last {self.window} rows, transposed to [1, C, {self.window}] float32 ([B, C, L])",
-        ]
-        return [
-            *steps,
-            f"output y: scaled forecast of {self.target!r} {self.horizon} step(s) ahead (see postprocessing)",
+            f"output y: {layout}, each the scaled forecast of {target} (see postprocessing)",
         ]
 
     def input_spec(self) -> dict[str, Any]:
@@ -255,16 +381,20 @@ class StocksPreprocessor(Preprocessor):
 
     def output_spec(self) -> dict[str, Any]:
         _, target = self._scalers()
-        formula = (
-            "price = target_mean + target_std * y"
-            if self.transform == "level"
-            else "price = last_price * exp(target_mean + target_std * y), last_price = the target column's last value"
-        )
+        formula = {
+            "level": "price_k = target_mean[k] + target_std[k] * y_k",
+            "log_return": "price_k = last_price * exp(target_mean[k] + target_std[k] * y_k), last_price = the "
+            "target column's last value",
+            "abs_log_return": "abs_return_k = max(target_mean[k] + target_std[k] * y_k, 0)",
+        }[self.target_transform]
         return {
-            "meaning": "scaled forecast (see formula)",
-            "target_transform": self.transform,
-            "target_mean": target.mean[0],
-            "target_std": target.std[0],
+            "meaning": "scaled forecasts of steps 1..horizon"
+            + (" x quantiles (sort each step's)" if self.quantiles else ""),
+            "target_transform": self.target_transform,
+            "target_mean": list(target.mean),
+            "target_std": list(target.std),
+            "horizon": self.horizon,
+            "quantiles": self.quantiles,
             "formula": formula,
-            "forecast_of": f"the {self.target} column {self.horizon} step(s) after the window's last row",
+            "forecast_of": f"the {self.target} column, steps 1..{self.horizon} after the window's last row",
         }
