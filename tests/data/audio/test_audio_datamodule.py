@@ -50,6 +50,7 @@ def test_state_dict_is_json_and_restores_the_class_map(fsdd_url, tmp_path):
             "sample_rate": 8000,
             "clip_length": 8000,
             "normalize": "peak",
+            "temperature": None,  # set by task.calibration=temperature
         }
     }
     restored = _digits(fsdd_url, tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from seqconv.data.audio.decode import AudioDecodeError, BadFiles, load_audio, pr
 from seqconv.data.audio.preprocessor import AudioPreprocessor
 from seqconv.data.audio.sources import AudioItem, find_fsdd_recordings, folder_items, fsdd_items
 from seqconv.data.baseline_inputs import BaselineInputs
-from seqconv.data.datamodule import SeqDataModule, check_fraction
+from seqconv.data.datamodule import SeqDataModule, check_choice, check_fraction
 from seqconv.data.download import ArchiveError, DownloadError, fetch_and_extract
 from seqconv.data.splits import SPLITS, STAGE_SPLITS
 from seqconv.errors import ConfigError, DataError
@@ -26,6 +27,7 @@ __all__ = ["FSDD_URL", "AudioDataModule", "AudioFolderDataModule", "DigitsDataMo
 log = logging.getLogger(__name__)
 
 FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.zip"
+UNKNOWN_LABELS = ("error", "skip")
 
 
 class AudioDataModule(SeqDataModule):
@@ -53,6 +55,9 @@ class AudioDataModule(SeqDataModule):
         batch_size: clips per batch.
         num_workers: DataLoader worker processes.
         pin_memory: page-locked batches for faster host-to-GPU copies.
+        unknown_labels: classes outside those of a restored model: ``"error"`` stops listing the unknown and the
+            known names; ``"skip"`` leaves their clips out, counted in the log.
+        test_only: every clip is test data, whatever its split (``eval.py`` on another labelled set).
     """
 
     def __init__(
@@ -68,7 +73,10 @@ class AudioDataModule(SeqDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
+        unknown_labels: str = "error",
+        test_only: bool = False,
     ) -> None:
+        check_choice("unknown_labels", unknown_labels, UNKNOWN_LABELS)
         if clip_seconds <= 0:
             raise ConfigError(f"data.clip_seconds must be positive, got {clip_seconds}")
         check_fraction("val_fraction", val_fraction, low_inclusive=True)
@@ -82,6 +90,7 @@ class AudioDataModule(SeqDataModule):
         self.augment, self.preload = augment, preload
         self.bad_files = BadFiles(on_bad_file)
         self.val_fraction, self.seed = val_fraction, seed
+        self.unknown_labels, self.test_only = unknown_labels, test_only
         self._items: list[AudioItem] | None = None
         self._background_paths: list[Path] = []
 
@@ -186,17 +195,35 @@ class AudioDataModule(SeqDataModule):
     def setup(self, stage: str | None = None) -> None:
         """List the clips (once), fix the class index map, and decode the splits that ``stage`` needs."""
         if self._items is None:
+            if self.test_only and self.classes is None:
+                raise ConfigError(
+                    "data.test_only=true tests a trained model on the whole data set: it needs the model's fitted "
+                    "preprocessor (eval.py ckpt_path=... restores it)"
+                )
             self._items, self._background_paths = self.list_items()
+            if self.test_only:
+                self._items = [replace(item, split="test") for item in self._items]
             labels = sorted({item.label for item in self._items})
             if self.classes is None:
                 self.preprocessor.fit(labels)
-            unknown = sorted(set(labels) - set(self.classes))
-            if unknown:
+            unknown = Counter(item.label for item in self._items if item.label not in self.classes)
+            if unknown and self.unknown_labels == "error":
                 raise DataError(
-                    f"the data has classes {unknown} that the checkpoint's model was not trained on (its classes: "
-                    f"{self.classes}); remove those folders or select classes with data.classes"
+                    f"the data has classes {sorted(unknown)} that the checkpoint's model was not trained on (its "
+                    f"classes: {self.classes}); remove those folders, select classes with data.classes, or leave "
+                    "their clips out with data.unknown_labels=skip"
+                )
+            if unknown:
+                self._items = [item for item in self._items if item.label not in unknown]
+                log.warning(
+                    "data.unknown_labels=skip: left out %d clip(s) of classes outside the model's %s: %s",
+                    sum(unknown.values()),
+                    self.classes,
+                    dict(sorted(unknown.items())),
                 )
         splits = STAGE_SPLITS.get(stage, SPLITS) if stage is not None else SPLITS
+        if self.test_only:
+            splits = tuple(split for split in splits if split == "test")
         todo = [split for split in splits if split not in self.datasets]
         background = self._background() if "train" in todo else []
         for split in todo:

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqconv.data.baseline_inputs import BaselineInputs
-from seqconv.data.datamodule import SeqDataModule, batched, check_fraction
+from seqconv.data.datamodule import SeqDataModule, batched, check_choice, check_fraction
 from seqconv.data.download import ArchiveError, ChecksumError, DownloadError, extract_archive, fetch_and_extract
 from seqconv.data.splits import SPLITS, stratified_holdout
 from seqconv.data.text.dataset import TokenizedDataset
@@ -42,6 +42,7 @@ IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 _ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz", ".zip")
 _CACHE_VERSION = 1  # bump when the cached tensors change meaning
+UNKNOWN_LABELS = ("error", "skip")
 
 
 class ReviewsDataModule(SeqDataModule):
@@ -82,6 +83,10 @@ class ReviewsDataModule(SeqDataModule):
         cache: cache the tokenized splits on disk.
         vocab_file: also write the fitted tokenizer as JSON here (the training run's folder by default), for
             prediction on raw text and for ``model.net.pretrained_embeddings``.
+        unknown_labels: labels outside the known classes (``classes``, or those of a restored model): ``"error"``
+            stops listing the unknown and the known names; ``"skip"`` leaves those texts out, counted in the log.
+        test_only: every text of the source is test data, whatever its split (``eval.py`` on another labelled
+            set); needs a restored, fitted preprocessor, and nothing is fitted or cached.
     """
 
     def __init__(
@@ -105,9 +110,12 @@ class ReviewsDataModule(SeqDataModule):
         pin_memory: bool = False,
         cache: bool = True,
         vocab_file: str | None = None,
+        unknown_labels: str = "error",
+        test_only: bool = False,
     ) -> None:
         for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             check_fraction(key, value)
+        check_choice("unknown_labels", unknown_labels, UNKNOWN_LABELS)
         if classes is not None and len(set(map(str, classes))) < 2:
             raise ConfigError(f"data.classes needs at least two distinct names, got {classes}")
         self.tokenizer_config = dict(tokenizer or {"kind": "word"})
@@ -199,20 +207,12 @@ class ReviewsDataModule(SeqDataModule):
 
     # -- reading, splitting, tokenizing -------------------------------------------------------------------------
     def _read(self, location: Path) -> ReviewCorpus:
-        if location.is_dir():
-            corpus = read_class_folders(location, self.expected_classes)
-        else:
-            hp = self.hparams
-            corpus = read_table(location, hp.text_column, hp.label_column, hp.split_column)
-            if "all" in corpus.splits:
-                log.info(
-                    "%s has no %r column: a stratified %.0f%% of the rows is the test split",
-                    location.name,
-                    hp.split_column,
-                    100 * hp.test_fraction,
-                )
-                rest, test = _stratified_split(corpus.splits.pop("all"), hp.test_fraction, hp.split_seed + 1)
-                corpus.splits.update(train=rest, test=test)
+        hp = self.hparams
+        corpus = (
+            read_class_folders(location, self.expected_classes)
+            if location.is_dir()
+            else read_table(location, hp.text_column, hp.label_column, hp.split_column)
+        )
         if corpus.undecodable:
             log.warning(
                 "%d review file(s) or line(s) were not valid UTF-8 and were decoded with replacement characters "
@@ -220,8 +220,25 @@ class ReviewsDataModule(SeqDataModule):
                 corpus.undecodable,
                 corpus.first_undecodable,
             )
+        if hp.test_only:  # every text is test data, whatever split the source gives it
+            everything = LabelledTexts()
+            for part in corpus.splits.values():
+                everything.texts += part.texts
+                everything.labels += part.labels
+                everything.rows += part.rows
+            corpus.splits = {"test": everything}
+            return corpus
+        if "all" in corpus.splits:
+            log.info(
+                "%s has no %r column: a stratified %.0f%% of the rows is the test split",
+                location.name,
+                hp.split_column,
+                100 * hp.test_fraction,
+            )
+            rest, test = _stratified_split(corpus.splits.pop("all"), hp.test_fraction, hp.split_seed + 1)
+            corpus.splits.update(train=rest, test=test)
         if "val" not in corpus.splits:
-            train, val = _stratified_split(corpus.splits["train"], self.hparams.val_fraction, self.hparams.split_seed)
+            train, val = _stratified_split(corpus.splits["train"], hp.val_fraction, hp.split_seed)
             corpus.splits.update(train=train, val=val)
         return corpus
 
@@ -242,9 +259,36 @@ class ReviewsDataModule(SeqDataModule):
             raise DataError(
                 f"{self.source}: the {split} split has labels {sorted(unknown)} outside the known classes "
                 f"{classes} (first at {where}); labels found with their counts: {found}. Fix the "
-                f"{self.hparams.label_column!r} column or list every class in data.classes"
+                f"{self.hparams.label_column!r} column, list every class in data.classes, or leave those texts "
+                "out with data.unknown_labels=skip"
             )
         return [index[label] for label in texts.labels]
+
+    @property
+    def _splits(self) -> tuple[str, ...]:
+        return ("test",) if self.hparams.test_only else SPLITS
+
+    def _drop_unknown(self, corpus: ReviewCorpus, classes: list[str]) -> None:
+        """``data.unknown_labels=skip``: leave out the texts whose label is not one of ``classes``, and log them."""
+        known, dropped = set(classes), Counter()
+        for split, texts in corpus.splits.items():
+            keep = [i for i, label in enumerate(texts.labels) if label in known]
+            dropped.update(label for label in texts.labels if label not in known)
+            if not keep:
+                raise DataError(f"{self.source}: no {split} text has a label among the classes {classes}")
+            if len(keep) < len(texts):
+                corpus.splits[split] = LabelledTexts(
+                    [texts.texts[i] for i in keep],
+                    [texts.labels[i] for i in keep],
+                    [texts.rows[i] for i in keep] if texts.rows else [],
+                )
+        if dropped:
+            log.warning(
+                "data.unknown_labels=skip: left out %d text(s) whose labels are outside the classes %s: %s",
+                sum(dropped.values()),
+                classes,
+                dict(sorted(dropped.items())),
+            )
 
     def _cache_key(self, location: Path) -> str:
         hp = self.hparams
@@ -257,13 +301,15 @@ class ReviewsDataModule(SeqDataModule):
             "splits": [hp.val_fraction, hp.test_fraction, hp.split_seed],
             "tokenizer": self.tokenizer_config,
             "max_length": hp.max_length,
+            # skipping changes which rows the splits hold (kept out of the key otherwise: existing caches stay valid)
+            **({"unknown_labels": "skip"} if hp.unknown_labels == "skip" else {}),
         }
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
 
     def _tokenize(self, corpus: ReviewCorpus, classes: list[str]) -> dict[str, Any]:
         """Fit the preprocessor on train (unless one was restored) and encode every split."""
         pre = self.preprocessor
-        texts = {split: pre.clean(corpus.splits[split].texts) for split in SPLITS}
+        texts = {split: pre.clean(corpus.splits[split].texts) for split in self._splits}
         if not pre.tokenizer.is_fitted:
             pre.fit(texts["train"], classes)
             log.info(
@@ -273,7 +319,7 @@ class ReviewsDataModule(SeqDataModule):
                 pre.tokenizer.vocab_size,
             )
         splits, empty, truncated = {}, 0, 0
-        for split in SPLITS:
+        for split in self._splits:
             sequences, split_empty, split_truncated = pre.encode(texts[split])
             empty, truncated = empty + split_empty, truncated + split_truncated
             labels = self._label_ids(split, corpus.splits[split], classes)
@@ -291,8 +337,14 @@ class ReviewsDataModule(SeqDataModule):
         location = self._locate()
         cache_file = self.data_dir / "tokenized" / f"{self._cache_key(location)}.pt"
         restored = self.tokenizer.state_dict() if self.tokenizer.is_fitted else None
+        if self.hparams.test_only and restored is None:
+            raise ConfigError(
+                "data.test_only=true tests a trained model on the whole source: it needs the model's fitted "
+                "preprocessor (eval.py ckpt_path=... restores it)"
+            )
+        cached = self.hparams.cache and not self.hparams.test_only  # the cache holds train/val/test splits
         bundle = None
-        if self.hparams.cache and cache_file.is_file():
+        if cached and cache_file.is_file():
             bundle = torch.load(cache_file, weights_only=True)
             if restored is not None and bundle["tokenizer"] != restored:
                 log.info("%s was tokenized with another vocabulary; re-tokenizing with the restored one", cache_file)
@@ -301,15 +353,18 @@ class ReviewsDataModule(SeqDataModule):
                 log.info("loaded the tokenized reviews from %s", cache_file)
         if bundle is None:
             corpus = self._read(location)
-            bundle = self._tokenize(corpus, self._resolve_classes(corpus))
-            if self.hparams.cache and restored is None:
+            classes = self._resolve_classes(corpus)
+            if self.hparams.unknown_labels == "skip":
+                self._drop_unknown(corpus, classes)
+            bundle = self._tokenize(corpus, classes)
+            if cached and restored is None:
                 write_atomic(cache_file, lambda f: torch.save(bundle, f))
         if self.classes is not None and self.classes != bundle["classes"]:
             raise DataError(f"{self.source}: classes {bundle['classes']} differ from the expected {self.classes}")
         if not self.tokenizer.is_fitted:
             self.preprocessor.tokenizer = tokenizer_from_state(bundle["tokenizer"])
         self.preprocessor.fit([], bundle["classes"])
-        for split in SPLITS:
+        for split in self._splits:
             part = bundle["splits"][split]
             self.datasets[split] = TokenizedDataset(part["ids"], part["offsets"], part["labels"], self.tokenizer.pad_id)
             counts = torch.bincount(part["labels"], minlength=len(self.classes)).tolist()
