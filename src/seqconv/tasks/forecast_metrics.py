@@ -25,9 +25,11 @@ def pinball_loss(quantiles: torch.Tensor, target: torch.Tensor, levels: torch.Te
 
 
 class StepErrors(Metric):
-    """Squared, absolute and symmetric percentage errors of ``[B, H]`` forecasts, summed per step ``1..H``.
+    """Squared, absolute and symmetric percentage errors of ``[B, H]`` forecasts, summed per step ``1..H``, and the
+    absolute errors scaled per item (MASE, when :meth:`update` gets a scale).
 
-    :meth:`compute` returns ``sq``, ``abs`` and ``smape`` (each ``[H]``, a mean over the items) and ``count``
+    :meth:`compute` returns ``sq``, ``abs`` and ``smape`` (each ``[H]``, a mean over the items), ``count``, and
+    the sums ``scaled_abs`` and ``scaled_count``
     (torchmetrics squeezes one-element results: :meth:`per_step` keeps the ``[H]`` shape).
     """
 
@@ -35,12 +37,16 @@ class StepErrors(Metric):
 
     def __init__(self, horizon: int) -> None:
         super().__init__()
-        for name in ("sq", "abs", "smape", "count"):
+        for name in ("sq", "abs", "smape", "count", "scaled_abs", "scaled_count"):
             self.add_state(name, default=torch.zeros(horizon, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def update(self, forecast: torch.Tensor, actual: torch.Tensor) -> None:
+    def update(self, forecast: torch.Tensor, actual: torch.Tensor, scale: torch.Tensor | None = None) -> None:
+        """``[B, H]`` forecasts and realised values; ``scale`` ``[B]`` divides each item's absolute errors."""
         forecast, actual = forecast.double(), actual.double()  # [B, H]
         error = forecast - actual
+        if scale is not None:
+            self.scaled_abs += (error.abs() / scale.double().unsqueeze(1)).sum(dim=0)
+            self.scaled_count += torch.full_like(self.scaled_count, float(len(forecast)))
         denominator = forecast.abs() + actual.abs()
         self.sq += (error**2).sum(dim=0)
         self.abs += error.abs().sum(dim=0)
@@ -49,7 +55,14 @@ class StepErrors(Metric):
 
     def compute(self) -> dict[str, torch.Tensor]:
         count = self.count.clamp_min(1)
-        return {"sq": self.sq / count, "abs": self.abs / count, "smape": self.smape / count, "count": self.count}
+        return {
+            "sq": self.sq / count,
+            "abs": self.abs / count,
+            "smape": self.smape / count,
+            "count": self.count,
+            "scaled_abs": self.scaled_abs,
+            "scaled_count": self.scaled_count,
+        }
 
     def per_step(self) -> dict[str, torch.Tensor]:
         """:meth:`compute` with every value ``[H]``, also for ``H = 1``."""

@@ -150,13 +150,24 @@ class ForecastingTask(SeqTask):
         return pinball_loss(pred, target, self.levels), pred
 
     def _update_metrics(self, split: str, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+        self.update_scores(split, self.to_answer(outputs.detach().float(), batch["last"]), batch)
+
+    def update_scores(self, split: str, answers: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+        """Score forecasts already in answer units, ``[B, H]`` or ``[B, H, Q]``, against ``batch["future"]``
+        and every baseline in ``batch`` (also used by the backtest, which pools folds fitted with other scalers).
+
+        Optional batch keys: ``base_interval`` ``[B, H, Q]`` the interval baseline (default: persistence plus
+        ``residual_quantiles``) and ``naive_mae`` ``[B]`` MASE's scale per item (default: ``naive_mae``).
+        """
         last = batch["last"]
         future = batch["future"].reshape(len(last), self.horizon)  # [B, H]
-        answers = self.to_answer(outputs.detach().float(), last)  # [B, H] or [B, H, Q]
         point = answers if self.quantiles is None else answers[..., self.point]  # [B, H]
         persistence = batch["base_persistence"].reshape(len(last), self.horizon)
+        scale = batch.get("naive_mae")
+        if scale is None and self.hparams.naive_mae:
+            scale = torch.full_like(last, float(self.hparams.naive_mae))
         self.metrics[f"{split}_metrics"].update(point.reshape(-1), future.reshape(-1))
-        self.steps[f"{split}_model"].update(point, future)
+        self.steps[f"{split}_model"].update(point, future, scale)
         for name in self.baselines:
             self.steps[f"{split}_{name}"].update(batch[f"base_{name}"].reshape(len(last), self.horizon), future)
         self.direction[f"{split}_direction"].update(
@@ -164,19 +175,26 @@ class ForecastingTask(SeqTask):
         )
         if self.quantiles is not None:
             self.intervals[f"{split}_model"].update(answers, future)
-            residuals = torch.as_tensor(self.hparams.residual_quantiles, dtype=future.dtype, device=future.device)
-            self.intervals[f"{split}_baseline"].update(persistence.unsqueeze(-1) + residuals, future)  # [B, H, Q]
+            interval = batch.get("base_interval")
+            if interval is None:
+                residuals = torch.as_tensor(self.hparams.residual_quantiles, dtype=future.dtype, device=future.device)
+                interval = persistence.unsqueeze(-1) + residuals  # [B, H, Q]
+            self.intervals[f"{split}_baseline"].update(interval, future)
         if split == "test":
             low = answers[:, 0, 0] if self.quantiles is not None else point[:, 0]
             high = answers[:, 0, -1] if self.quantiles is not None else point[:, 0]
             self.test_series.update(torch.stack([point[:, 0], future[:, 0], persistence[:, 0], low, high], dim=1))
 
+    def compute_scores(self, split: str) -> dict[str, torch.Tensor]:
+        """Every score of ``split`` since the last call (see the class docstring), then reset."""
+        return self._compute_metrics(split)
+
     def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
         values = self.metrics[f"{split}_metrics"].compute()
         model = self.steps[f"{split}_model"].per_step()
         values["smape"] = model["smape"].mean().float()
-        if self.hparams.naive_mae:
-            values["mase"] = (model["abs"].mean() / self.hparams.naive_mae).float()
+        if model["scaled_count"].sum() > 0:
+            values["mase"] = (model["scaled_abs"].sum() / model["scaled_count"].sum()).float()
         for name in self.baselines:
             base = self.steps[f"{split}_{name}"].per_step()
             values[f"{name}_mse"] = base["sq"].mean().float()

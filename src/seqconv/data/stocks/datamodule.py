@@ -93,6 +93,10 @@ class StocksDataModule(SeqDataModule):
         test_fraction: share of rows for test when ``test_start`` is unset.
         val_start: first date of the validation period (overrides ``val_fraction``).
         test_start: first date of the test period (overrides ``test_fraction``).
+        cutoff: a walk-forward fold's cutoff date: the last row the model may learn from, and its one forecast
+            origin. Training and validation (its last ``val_fraction``) use the rows up to it; the test split is
+            the one window that ends there, forecasting the ``horizon`` rows after it; no later row is read.
+        train_start: first date of the rows used (a sliding training window); ``None``: from the first row.
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
         pin_memory: page-locked batches for faster host-to-GPU copies.
@@ -121,6 +125,8 @@ class StocksDataModule(SeqDataModule):
         date_column: str = "date",
         target_transform: str | None = None,
         season: int | None = None,
+        cutoff: str | None = None,
+        train_start: str | None = None,
     ) -> None:
         for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             check_fraction(key, value)
@@ -178,6 +184,14 @@ class StocksDataModule(SeqDataModule):
                 return self.preprocessor.read(builtin, self.hparams.nan_policy)
         return self.preprocessor.read(Path(self.hparams.path), self.hparams.nan_policy)
 
+    def row_dates(self) -> pd.DatetimeIndex:
+        """The dates of the model rows (after the input transform and ``train_start``), without fitting anything:
+        what a backtest places its cutoffs on."""
+        frame = self._load_frame()
+        if self.hparams.train_start is not None:
+            frame = frame[frame.index >= pd.Timestamp(self.hparams.train_start)]
+        return self.preprocessor.inputs(frame, self.source)[2]
+
     def _split_bounds(self, dates: pd.DatetimeIndex) -> list[int]:
         n = len(dates)
         val_at = round(n * (1 - self.hparams.val_fraction - self.hparams.test_fraction))
@@ -194,28 +208,57 @@ class StocksDataModule(SeqDataModule):
             )
         return [0, val_at, test_at, n]
 
+    def _cutoff_row(self, dates: pd.DatetimeIndex) -> int:
+        """The row of ``cutoff`` (the last date on or before it), checked to leave ``horizon`` rows after it."""
+        cutoff, horizon = pd.Timestamp(self.hparams.cutoff), self.preprocessor.horizon
+        row = int(dates.searchsorted(cutoff, side="right")) - 1
+        if row < 0 or row + horizon >= len(dates):
+            raise DataError(
+                f"{self.source}: data.cutoff={self.hparams.cutoff} leaves {max(len(dates) - 1 - row, 0)} row(s) "
+                f"after it (rows run {day_string(dates[0])} to {day_string(dates[-1])}); a fold needs its "
+                f"horizon of {horizon} rows after the cutoff"
+            )
+        return row
+
+    def _spans(self, dates: pd.DatetimeIndex) -> list[tuple[str, int, int]]:
+        """``(split, first row, end row)`` of each split. With ``cutoff``: train and validation up to the cutoff
+        row ``c``, and the test split the rows ``[c - window + 1, c + horizon]`` of its one window and targets."""
+        if self.hparams.cutoff is None:
+            bounds = self._split_bounds(dates)
+            return list(zip(SPLITS, bounds[:-1], bounds[1:], strict=True))
+        pre, c = self.preprocessor, self._cutoff_row(dates)
+        val_at = round((c + 1) * (1 - self.hparams.val_fraction))
+        return [("train", 0, val_at), ("val", val_at, c + 1), ("test", c - pre.window + 1, c + pre.horizon + 1)]
+
     def setup(self, stage: str | None = None) -> None:
         """Read, transform, split and scale the series; build the window datasets of every split, each window
         with its realised answers and every baseline's forecasts."""
         if self.datasets:
             return
         pre = self.preprocessor
-        inputs, prices, dates = pre.inputs(self._load_frame(), self.source)
+        frame = self._load_frame()
+        if self.hparams.train_start is not None:
+            frame = frame[frame.index >= pd.Timestamp(self.hparams.train_start)]
+        inputs, prices, dates = pre.inputs(frame, self.source)
+        if self.hparams.cutoff is not None:  # nothing after the fold's test span is read
+            end = self._cutoff_row(dates) + pre.horizon + 1
+            inputs, prices, dates = inputs[:end], prices[:end], dates[:end]
+        spans = self._spans(dates)
         targets = pre.targets(prices)  # [N, H]
-        bounds = self._split_bounds(dates)
+        train_end = spans[0][2]
         answers = pre.answers(prices)  # [N]: prices, or |r_t|
         future = pre.realised(prices)  # [N, H]: a[t + k]
         baselines = baseline_forecasts(
-            answers, pre.horizon, bounds[1], self.hparams.season, volatility=pre.answer == "abs_log_return"
+            answers, pre.horizon, train_end, self.hparams.season, volatility=pre.answer == "abs_log_return"
         )
         self.baselines = tuple(baselines)
-        self.naive_mae = naive_mae(answers[: bounds[1]])
+        self.naive_mae = naive_mae(answers[:train_end])
         need = pre.window + pre.horizon
         splits = {}
-        for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
-            if hi - lo < need:
+        for name, lo, hi in spans:
+            if lo < 0 or hi - lo < need:
                 raise DataError(
-                    f"{self.source}: the {name} split has {hi - lo} rows ({day_string(dates[lo])} to "
+                    f"{self.source}: the {name} split has {hi - max(lo, 0)} rows ({day_string(dates[max(lo, 0)])} to "
                     f"{day_string(dates[hi - 1])}), fewer than window + horizon = {pre.window} + {pre.horizon}; "
                     "use a longer series, a shorter data.window, or larger split fractions"
                 )

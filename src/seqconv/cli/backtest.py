@@ -1,0 +1,173 @@
+"""``python backtest.py [train.py overrides] backtest.folds=5`` / ``seqconv-backtest``: a walk-forward backtest.
+
+For each fold: fit the preprocessor on the rows up to its cutoff only and train (``train.py``'s own code), or
+reuse the last fold's model; forecast the horizon after the cutoff beside every baseline. Writes into the run
+dir (or ``backtest.dir``): ``backtest.json`` (per-fold metrics with cutoffs, and the aggregate over every
+forecast point), ``backtest.csv`` (every forecast) and ``backtest.png``; each fold's result lands in
+``folds/fold_<k>/result.json`` first, so a killed backtest re-run with the same command finishes only the folds
+that have none, and parallel fold jobs (``-m backtest.fold=...``) share the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seqconv.backtest import (
+    aggregate_scores,
+    fold_forecast,
+    forecast_rows,
+    plan_folds,
+    plot_backtest,
+    read_fold,
+    write_backtest,
+    write_fold,
+)
+from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._overrides import check_override_keys
+from seqconv.cli.train import train
+from seqconv.data.stocks import StocksDataModule
+from seqconv.errors import ConfigError
+from seqconv.export import load_run
+from seqconv.pipeline import build_trainer, configure_outputs, restore_datamodule
+from seqconv.training import finish_wandb_run, load_run_checkpoint
+
+__all__ = ["backtest", "main"]
+
+log = logging.getLogger(__name__)
+
+
+def _fold_dir(out: Path, index: int) -> Path:
+    return out / "folds" / f"fold_{index}"
+
+
+def _train_fold(cfg: DictConfig, fold_dir: Path, cutoff: str, train_start: str | None) -> str:
+    """Train the fold's model with train.py's code in ``fold_dir`` (resuming a killed one); its best checkpoint."""
+    fold_cfg = cfg.copy()
+    OmegaConf.set_struct(fold_cfg, False)
+    fold_cfg.data.cutoff, fold_cfg.data.train_start = cutoff, train_start
+    fold_cfg.paths.output_dir = str(fold_dir)
+    fold_cfg.test = False
+    fold_cfg.ckpt_path = "last" if any((fold_dir / "checkpoints").glob("*.ckpt")) else None
+    del fold_cfg["backtest"]
+    train(fold_cfg)
+    best = OmegaConf.load(fold_dir / "metrics.json").get("best_model_path")
+    if not best:
+        raise ConfigError(f"{fold_dir}: training wrote no best checkpoint; keep callbacks.model_checkpoint enabled")
+    return str(best)
+
+
+def backtest(cfg: DictConfig) -> dict[str, Any] | None:
+    """Run (or finish) the backtest ``cfg`` describes; returns the aggregate scores (``None`` for one fold)."""
+    bt = cfg.backtest
+    out = Path(bt.dir or cfg.paths.output_dir)
+    datamodule = instantiate(cfg.data, _convert_="all")
+    if not isinstance(datamodule, StocksDataModule):
+        raise ConfigError(f"backtest.py backtests forecasting data (data=stocks...), not {cfg.data.get('_target_')}")
+    if cfg.data.get("cutoff") is not None:
+        raise ConfigError("data.cutoff is set by the backtest per fold; drop it (use backtest.cutoffs)")
+    configure_outputs(cfg.task, datamodule)
+    pre = datamodule.preprocessor
+    plan = plan_folds(
+        datamodule.row_dates(), pre.horizon, pre.window, cfg.data.val_fraction, bt.folds, bt.step,
+        list(bt.cutoffs) if bt.cutoffs else None, bt.window, bt.train_rows, bt.refit, bt.refit_every,
+    )  # fmt: skip
+    if bt.fold is not None and not 0 <= bt.fold < len(plan):
+        raise ConfigError(f"backtest.fold={bt.fold}: the backtest has folds 0..{len(plan) - 1}")
+    task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
+    series = Path(cfg.data.path).stem if cfg.data.get("path") else "builtin"
+    todo = [plan[bt.fold]] if bt.fold is not None else plan
+    for fold in todo:
+        result = _fold_dir(out, fold.index) / "result.json"
+        if result.is_file():
+            log.info("fold %d (cutoff %s): done already, %s", fold.index, fold.cutoff, result)
+            continue
+        if fold.refits:
+            checkpoint = _train_fold(cfg, _fold_dir(out, fold.index), fold.cutoff, fold.train_start)
+        else:
+            source = _fold_dir(out, fold.model_fold) / "result.json"
+            if not source.is_file():
+                raise ConfigError(
+                    f"fold {fold.index} reuses fold {fold.model_fold}'s model, which has no result yet; run the folds "
+                    "in order (or with backtest.refit=true)"
+                )
+            checkpoint = read_fold(source)[2]
+        run = load_run(checkpoint)
+        overrides = {"cutoff": fold.cutoff, "train_start": fold.train_start}
+        fold_dm = restore_datamodule(load_run_checkpoint(checkpoint), overrides, stage="test")
+        forecast = fold_forecast(fold, run.net, fold_dm, task_cfg)
+        write_fold(result, forecast, forecast_rows(forecast, pre.quantiles, series), checkpoint)
+        log.info("fold %d (cutoff %s): %s", fold.index, fold.cutoff, _summary(forecast.metrics))
+    if bt.fold is not None:
+        return None
+    return _aggregate(cfg, out, plan, task_cfg, fold_dm if todo else None)
+
+
+def _summary(metrics: dict[str, float]) -> str:
+    keys = ("mse", "persistence_mse", "skill", "coverage")
+    return ", ".join(f"{k} {metrics[k]:.4g}" for k in keys if k in metrics)
+
+
+def _aggregate(cfg: DictConfig, out: Path, plan: list, task_cfg: dict, datamodule: Any) -> dict[str, Any]:
+    results = [read_fold(_fold_dir(out, fold.index) / "result.json") for fold in plan]
+    if datamodule is None:  # every fold was done already: any fold's datamodule gives the scoring layout
+        last = plan[-1]
+        datamodule = restore_datamodule(
+            load_run_checkpoint(results[-1][2]), {"cutoff": last.cutoff, "train_start": last.train_start}, "test"
+        )
+    aggregate = aggregate_scores([r[0] for r in results], task_cfg, datamodule)
+    folds = [
+        {**r[0].fold.__dict__, "refits": r[0].fold.refits, "checkpoint": r[2], "metrics": r[0].metrics} for r in results
+    ]
+    rows = [row for r in results for row in r[1]]
+    write_backtest(out, folds, aggregate, rows)
+    pre = datamodule.preprocessor
+    plot_backtest(out, rows, pre.quantiles, "absolute log return" if pre.answer != "price" else "price")
+    _log_to_loggers(cfg, folds, aggregate, rows)
+    print(f"backtest: {len(plan)} folds, {len(rows)} forecast points | {_summary(aggregate)}")
+    for name in datamodule.baselines:
+        key = f"{name}_mse"
+        if key in aggregate:
+            skill = aggregate.get("skill" if name == "persistence" else f"skill_{name}")
+            print(f"  {name:<12} mse {aggregate[key]:.6g}   model skill vs {name}: {skill:+.4f}")
+    print(f"results: {out / 'backtest.json'}, {out / 'backtest.csv'}, {out / 'backtest.png'}")
+    return aggregate
+
+
+def _log_to_loggers(cfg: DictConfig, folds: list[dict], aggregate: dict[str, float], rows: list[dict]) -> None:
+    """Per-fold metrics (step = fold) and the aggregate to the configured loggers; the forecast table to W&B."""
+    loggers = build_trainer(cfg).loggers if cfg.get("logger") else []
+    for logger in loggers:
+        for fold in folds:
+            logger.log_metrics({f"backtest/fold/{k}": v for k, v in fold["metrics"].items()}, step=fold["index"])
+        logger.log_metrics({f"backtest/{k}": v for k, v in aggregate.items()}, step=len(folds))
+        if hasattr(logger, "log_table"):
+            import pandas as pd
+
+            logger.log_table(key="backtest/forecasts", dataframe=pd.DataFrame(rows))
+        logger.finalize("success")
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="backtest")
+@user_errors_exit
+def _hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
+    try:
+        return backtest(cfg)
+    finally:
+        finish_wandb_run()
+
+
+def main() -> dict[str, Any] | None:
+    """Console entry point: check the override keys, then hand over to Hydra."""
+    check_override_keys("backtest", sys.argv[1:])
+    return _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""End-to-end: backtest.py writes its table, forecasts and figure; a killed backtest finishes only what is
+missing and lands on the same numbers; bad fold settings exit 2 before any training."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _backtest(tmp_path: Path, name: str, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable, str(REPO / "backtest.py"), f"hydra.run.dir={tmp_path / name}", "trainer.accelerator=cpu",
+            "trainer.max_epochs=1", "runtime.num_threads=1", "logger=none", "model=tcn", "model.net.channels=[8,8]",
+            *overrides,
+        ],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def test_backtest_writes_every_forecast_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    close = 50 * np.exp(np.cumsum(np.random.default_rng(4).normal(0, 0.01, 260)))
+    prices = tmp_path / "prices.csv"
+    pd.DataFrame({"Date": pd.bdate_range("2012-01-02", periods=260).strftime("%Y-%m-%d"), "Close": close}).to_csv(
+        prices, index=False
+    )
+    out = tmp_path / "bt"
+    options = (
+        f"data.path={prices}", "data.window=20", "data.horizon=3", "task.quantiles=[0.1,0.5,0.9]",
+        "backtest.folds=3", "backtest.step=15", f"backtest.dir={out}",
+    )  # fmt: skip
+    first = _backtest(tmp_path, "first", *options)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "backtest: 3 folds, 9 forecast points" in first.stdout
+    result = json.loads((out / "backtest.json").read_text())
+    assert [f["index"] for f in result["folds"]] == [0, 1, 2] and all(f["refits"] for f in result["folds"])
+    for key in ("mse", "persistence_mse", "skill", "drift_mse", "skill_drift", "coverage", "pinball", "crps"):
+        assert key in result["aggregate"], key
+    table = pd.read_csv(out / "backtest.csv")
+    assert list(table.columns[:10]) == [
+        "series", "fold", "cutoff", "date", "step", "actual", "forecast", "q0.1", "q0.5", "q0.9",
+    ]  # fmt: skip
+    assert {"persistence", "drift", "mean"} <= set(table.columns) and len(table) == 9
+    assert (table["q0.1"] <= table["q0.5"]).all() and (table["q0.5"] <= table["q0.9"]).all()
+    assert (table["date"] > table["cutoff"]).all()
+    assert (out / "backtest.png").stat().st_size > 0
+
+    # "kill" it: fold 2 never ran, fold 1 trained but wrote no result; the same command finishes only those
+    shutil.rmtree(out / "folds" / "fold_2")
+    (out / "folds" / "fold_1" / "result.json").unlink()
+    fold0 = (out / "folds" / "fold_0" / "result.json").stat().st_mtime_ns
+    second = _backtest(tmp_path, "second", *options)
+    assert second.returncode == 0, second.stdout + second.stderr
+    log = second.stdout + second.stderr
+    assert "fold 0 (cutoff" in log and "done already" in log
+    assert (out / "folds" / "fold_0" / "result.json").stat().st_mtime_ns == fold0
+    resumed = json.loads((out / "backtest.json").read_text())
+    assert resumed["aggregate"] == pytest.approx(result["aggregate"], rel=1e-6)
+    assert pd.read_csv(out / "backtest.csv").equals(table)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        (["backtest.folds=3", "backtest.step=2550"], "fold 0 (cutoff"),
+        (["backtest.cutoffs=[2030-01-01]"], "outside the data"),
+        (["data.cutoff=2019-01-02"], "data.cutoff is set by the backtest per fold"),
+        (["task.quantiles=[0.9,0.1]"], "task.quantiles=[0.9, 0.1] must be a non-empty, sorted list"),
+    ],
+)
+def test_bad_backtest_settings_exit_2_before_training(tmp_path, overrides, fragment):
+    run = _backtest(tmp_path, "bad", *overrides)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert fragment in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "bad" / "folds").exists()
