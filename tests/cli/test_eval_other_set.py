@@ -56,6 +56,10 @@ def test_audio_model_on_another_folder_with_fewer_classes(run_entry, tmp_path):
     accuracy, count = _accuracy_by_hand(best, other)
     assert count == 10 and run.metrics["test/acc"] == pytest.approx(accuracy, abs=1e-6)
     assert not {"test/baseline_acc", "test/majority_acc"} & run.metrics.keys()
+    other_args = ["data=audio_folder", f"data.path={other}"]
+    conflict = run_entry("eval.py", f"ckpt_path={best}", *other_args, "data.sample_rate=16000")  # given: checked
+    assert conflict.proc.returncode == 2 and "sample_rate=8000" in conflict.proc.stderr, conflict.output
+    assert "data.sample_rate" in conflict.proc.stderr
 
     unknown = _tones(tmp_path / "c", {"low": TONES["low"], "hum": 100.0}, 3, 2)
     refused = run_entry("eval.py", f"ckpt_path={best}", "data=audio_folder", f"data.path={unknown}")
