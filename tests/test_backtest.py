@@ -15,6 +15,7 @@ ROWS, WINDOW, HORIZON = 300, 10, 3
 
 
 def _csv(path, close):
+    path.parent.mkdir(parents=True, exist_ok=True)
     dates = pd.bdate_range("2010-01-01", periods=len(close)).strftime("%Y-%m-%d")
     pd.DataFrame({"Date": dates, "Close": close, "Volume": np.linspace(1e6, 2e6, len(close))}).to_csv(path, index=False)
     return path, list(dates)
@@ -34,11 +35,11 @@ def test_rewriting_every_value_after_the_cutoff_changes_nothing_the_fold_learns_
     tmp_path, transform, target_transform
 ):
     close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, ROWS)))
-    original, dates = _csv(tmp_path / "a.csv", close)
+    original, dates = _csv(tmp_path / "a" / "prices.csv", close)
     cut = 200
     rewritten = close.copy()
     rewritten[cut + 1 :] = rewritten[cut + 1 :] * 1.7 + np.random.default_rng(1).normal(0, 5, ROWS - cut - 1)
-    changed, _ = _csv(tmp_path / "b.csv", rewritten)
+    changed, _ = _csv(tmp_path / "b" / "prices.csv", rewritten)  # the same series name
     options = {"transform": transform, "target_transform": target_transform, "features": ["close", "volume"]}
     a, b = _fold(original, dates[cut], **options), _fold(changed, dates[cut], **options)
 
@@ -59,7 +60,7 @@ def test_rewriting_every_value_after_the_cutoff_changes_nothing_the_fold_learns_
     forecast_a = fold_forecast(plan_folds(a.row_dates(), HORIZON, WINDOW, 0.15, cutoffs=[dates[cut]])[0], net, a, {})
     forecast_b = fold_forecast(plan_folds(b.row_dates(), HORIZON, WINDOW, 0.15, cutoffs=[dates[cut]])[0], net, b, {})
     torch.testing.assert_close(forecast_a.answers, forecast_b.answers)
-    assert forecast_a.dates == forecast_b.dates == dates[cut + 1 : cut + 1 + HORIZON]
+    assert forecast_a.dates == forecast_b.dates == [dates[cut + 1 : cut + 1 + HORIZON]]
 
 
 def test_no_fold_trains_on_its_test_span_and_folds_walk_forward(tmp_path):
@@ -72,7 +73,7 @@ def test_no_fold_trains_on_its_test_span_and_folds_walk_forward(tmp_path):
         fold_dm = _fold(path, fold.cutoff)
         forecast = fold_forecast(fold, torch.nn.Linear(WINDOW, HORIZON).eval(), fold_dm, {})
         assert fold_dm.periods["val"][1] == fold.cutoff  # training and validation end at the cutoff ...
-        assert min(forecast.dates) > fold.cutoff  # ... and the forecast span starts after it
+        assert min(forecast.dates[0]) > fold.cutoff  # ... and the forecast span starts after it
     sliding = plan_folds(dm.row_dates(), HORIZON, WINDOW, 0.15, folds=3, step=30, mode="sliding", train_rows=120)
     assert {f.train_rows for f in sliding} == {120} and sliding[0].train_start < sliding[1].train_start
     reuse = plan_folds(dm.row_dates(), HORIZON, WINDOW, 0.15, folds=5, refit_every=2)

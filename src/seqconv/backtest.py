@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from seqconv.data.stocks import StocksDataModule, day_string
+from seqconv.data.stocks import StocksDataModule, day_string, to_answer
 from seqconv.errors import ConfigError
 from seqconv.tasks.forecasting import ForecastingTask
 from seqconv.utils.io import write_atomic, write_json_atomic
@@ -142,20 +142,22 @@ def plan_folds(
 
 @dataclass
 class FoldForecast:
-    """What one fold forecast, in answer units, with the batch it was scored on (one origin)."""
+    """What one fold forecast from its cutoff, one item per series, in answer units, with the batch it was
+    scored on."""
 
     fold: Fold
-    answers: torch.Tensor  # [1, H] or [1, H, Q]
-    batch: dict[str, torch.Tensor]  # future, last, base_<name>, base_interval, naive_mae
-    dates: list[str]  # the dates of steps 1..H
+    answers: torch.Tensor  # [S, H] or [S, H, Q]
+    batch: dict[str, torch.Tensor]  # future, last, base_<name>, base_interval, naive_mae, series
+    dates: list[list[str]]  # per series, the dates of steps 1..H
+    series: list[str]  # the name of each item's series
     metrics: dict[str, float]
 
 
 def fold_forecast(
     fold: Fold, net: torch.nn.Module, datamodule: StocksDataModule, task_cfg: dict[str, Any]
 ) -> FoldForecast:
-    """Forecast ``fold``'s horizon with ``net`` from the window that ends at its cutoff, score it beside every
-    baseline with the task's own metric code, and keep what the aggregate needs.
+    """Forecast ``fold``'s horizon of every series with ``net`` from the windows that end at its cutoff, score it
+    beside every baseline with the task's own metric code, and keep what the aggregate needs.
 
     Args:
         fold: the fold.
@@ -165,21 +167,27 @@ def fold_forecast(
     """
     pre = datamodule.preprocessor
     test = datamodule.datasets["test"]
-    batch = test.__getitems__([0])
+    batch = test.__getitems__(list(range(len(test))))  # one window per series, ending at the cutoff
     with torch.no_grad():
-        answers = pre.to_answer(pre.split_output(net(batch["x"])).double(), batch["last"].double()).float()
-    task = _scoring_task(task_cfg, datamodule)
+        scaled = pre.split_output(net(batch["x"])).double()
+    answers = to_answer(scaled, batch["last"].double(), pre.target_transform, batch["target_mean"], batch["target_std"])
+    answers = answers.float()
+    names = list(datamodule.series_dates)
     if pre.quantiles is not None:
-        persistence = batch["base_persistence"].reshape(1, pre.horizon, 1)
-        residuals = torch.as_tensor(datamodule.task_kwargs["residual_quantiles"], dtype=persistence.dtype)
-        batch["base_interval"] = persistence + residuals  # [1, H, Q]
-    batch["naive_mae"] = torch.tensor([datamodule.naive_mae])
+        residuals = torch.as_tensor(datamodule.task_kwargs["residual_quantiles"])  # [S, H, Q]
+        batch["base_interval"] = batch["base_persistence"].unsqueeze(-1) + residuals[batch["series"]]
+    task = _scoring_task(task_cfg, datamodule)
     task.update_scores("val", answers, batch)
     metrics = {k: float(v) for k, v in task.compute_scores("val").items()}
-    cutoff_row = int(datamodule.row_dates().searchsorted(pd.Timestamp(fold.cutoff), side="right")) - 1
-    dates = [day_string(d) for d in datamodule.row_dates()[cutoff_row + 1 : cutoff_row + 1 + pre.horizon]]
+    cutoff = pd.Timestamp(fold.cutoff)
+    series = [names[i] for i in batch["series"].tolist()]
+    dates = []
+    for name in series:
+        rows = datamodule.series_dates[name]
+        after = int(rows.searchsorted(cutoff, side="right"))
+        dates.append([day_string(d) for d in rows[after : after + pre.horizon]])
     kept = {k: v for k, v in batch.items() if k != "x"}
-    return FoldForecast(fold, answers, kept, dates, metrics)
+    return FoldForecast(fold, answers, kept, dates, series, metrics)
 
 
 def _scoring_task(task_cfg: dict[str, Any], datamodule: StocksDataModule) -> ForecastingTask:
@@ -196,28 +204,30 @@ def aggregate_scores(forecasts: list[FoldForecast], task_cfg: dict[str, Any], da
     return {k: float(v) for k, v in task.compute_scores("val").items()}
 
 
-def forecast_rows(forecast: FoldForecast, quantiles: list[float] | None, series: str) -> list[dict[str, Any]]:
-    """One row per step: series, fold, cutoff, date, step, actual, forecast, each quantile and each baseline."""
+def forecast_rows(forecast: FoldForecast, quantiles: list[float] | None) -> list[dict[str, Any]]:
+    """One row per series and step: series, fold, cutoff, date, step, actual, forecast, each quantile and each
+    baseline."""
     rows = []
-    answers = forecast.answers[0]  # [H] or [H, Q]
     baselines = sorted(k[len("base_") :] for k in forecast.batch if k.startswith("base_") and k != "base_interval")
-    for k, date in enumerate(forecast.dates):
-        row: dict[str, Any] = {
-            "series": series,
-            "fold": forecast.fold.index,
-            "cutoff": forecast.fold.cutoff,
-            "date": date,
-            "step": k + 1,
-            "actual": float(forecast.batch["future"][0, k]),
-        }
-        if quantiles:
-            middle = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
-            row["forecast"] = float(answers[k, middle])
-            row.update({f"q{q:g}": float(answers[k, j]) for j, q in enumerate(quantiles)})
-        else:
-            row["forecast"] = float(answers[k])
-        row.update({name: float(forecast.batch[f"base_{name}"][0, k]) for name in baselines})
-        rows.append(row)
+    for item, (series, dates) in enumerate(zip(forecast.series, forecast.dates, strict=True)):
+        answers = forecast.answers[item]  # [H] or [H, Q]
+        for k, date in enumerate(dates):
+            row: dict[str, Any] = {
+                "series": series,
+                "fold": forecast.fold.index,
+                "cutoff": forecast.fold.cutoff,
+                "date": date,
+                "step": k + 1,
+                "actual": float(forecast.batch["future"][item, k]),
+            }
+            if quantiles:
+                middle = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
+                row["forecast"] = float(answers[k, middle])
+                row.update({f"q{q:g}": float(answers[k, j]) for j, q in enumerate(quantiles)})
+            else:
+                row["forecast"] = float(answers[k])
+            row.update({name: float(forecast.batch[f"base_{name}"][item, k]) for name in baselines})
+            rows.append(row)
     return rows
 
 
@@ -231,6 +241,7 @@ def write_fold(path: Path, forecast: FoldForecast, rows: list[dict[str, Any]], c
         "answers": forecast.answers.tolist(),
         "batch": {k: v.tolist() for k, v in forecast.batch.items()},
         "dates": forecast.dates,
+        "series": forecast.series,
     }
     return write_json_atomic(path, data)
 
@@ -243,6 +254,7 @@ def read_fold(path: Path) -> tuple[FoldForecast, list[dict[str, Any]], str]:
         torch.tensor(data["answers"]),
         {k: torch.tensor(v) for k, v in data["batch"].items()},
         data["dates"],
+        data["series"],
         data["metrics"],
     )
     return forecast, data["rows"], data["checkpoint"]
@@ -271,7 +283,7 @@ def plot_backtest(out: Path, rows: list[dict[str, Any]], quantiles: list[float] 
     frame = pd.DataFrame(rows)
     frame["date"] = pd.to_datetime(frame["date"])
     fig, ax = plt.subplots(figsize=(11, 4.5))
-    for i, (_, fold) in enumerate(frame.groupby("fold")):
+    for i, (_, fold) in enumerate(frame.groupby(["series", "fold"])):
         label = "model" if i == 0 else None
         ax.plot(
             fold["date"], fold["actual"], color="black", linewidth=1, marker=".", label="actual" if i == 0 else None
@@ -284,7 +296,8 @@ def plot_backtest(out: Path, rows: list[dict[str, Any]], quantiles: list[float] 
             band = f"{quantiles[0]:g}-{quantiles[-1]:g}" if i == 0 else None
             ax.fill_between(fold["date"], fold[low], fold[high], color="tab:blue", alpha=0.2, label=band)
     ax.set_ylabel(unit)
-    ax.set_title(f"walk-forward backtest: {frame['fold'].nunique()} folds")
+    panel = f", {frame['series'].nunique()} series" if frame["series"].nunique() > 1 else ""
+    ax.set_title(f"walk-forward backtest: {frame['fold'].nunique()} folds{panel}")
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
     fig.tight_layout()

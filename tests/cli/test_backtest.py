@@ -82,3 +82,34 @@ def test_bad_backtest_settings_exit_2_before_training(tmp_path, overrides, fragm
     assert run.returncode == 2, run.stdout + run.stderr
     assert fragment in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "bad" / "folds").exists()
+
+
+def test_a_panel_trains_one_model_reports_each_series_and_backtests_every_series(tmp_path, run_entry):
+    folder = tmp_path / "panel"
+    folder.mkdir()
+    for i, (name, level) in enumerate((("alpha", 40.0), ("beta", 900.0))):
+        close = level * np.exp(np.cumsum(np.random.default_rng(i).normal(0, 0.01, 240)))
+        dates = pd.bdate_range("2015-01-05", periods=240).strftime("%Y-%m-%d")
+        pd.DataFrame({"Date": dates, "Close": close}).to_csv(folder / f"{name}.csv", index=False)
+    common = ("model=tcn", "model.net.channels=[8,8]", f"data.path={folder}", "data.window=20", "data.horizon=2")
+    train = run_entry("train.py", *common, "trainer.max_epochs=1", "runtime.num_threads=1", "logger=none")
+    assert train.proc.returncode == 0, train.output
+    for name in ("alpha", "beta"):  # metrics.json holds the aggregate and each series
+        assert {f"test/series/{name}/mse", f"test/series/{name}/skill"} <= set(train.metrics)
+    assert "test/mse" in train.metrics
+    predictions = tmp_path / "forecasts.json"
+    predict = subprocess.run(
+        [sys.executable, str(REPO / "predict.py"), f"ckpt_path={train.metrics['best_model_path']}",
+         f"input={folder}", f"output={predictions}", f"hydra.run.dir={tmp_path / 'predict'}"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert predict.returncode == 0, predict.stdout + predict.stderr
+    rows = json.loads(predictions.read_text())["predictions"]
+    assert [(r["series"], r["step"]) for r in rows] == [("alpha", 1), ("alpha", 2), ("beta", 1), ("beta", 2)]
+    assert rows[0]["forecast"] < 100 < rows[2]["forecast"]  # each series in its own price units
+
+    out = tmp_path / "bt"
+    run = _backtest(tmp_path, "panel", *common, "backtest.folds=2", "backtest.step=10", f"backtest.dir={out}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    table = pd.read_csv(out / "backtest.csv")
+    assert sorted(table["series"].unique()) == ["alpha", "beta"] and len(table) == 2 * 2 * 2

@@ -53,7 +53,13 @@ def test_log_return_forecast_is_mapped_back_to_price_units(tmp_path):
 
     rows = forecast_csv(predict, _forecaster(), _prices(tmp_path / "p.csv", values))
     assert rows == [
-        {"step": 1, "last_date": "2020-01-09", "last_price": 105.0, "forecast": pytest.approx(105 * math.exp(0.011))}
+        {
+            "series": "p",
+            "step": 1,
+            "last_date": "2020-01-09",
+            "last_price": 105.0,
+            "forecast": pytest.approx(105 * math.exp(0.011)),
+        }
     ]
     expected = (np.diff(np.log(values))[-5:] - 0.01) / 2.0  # the last window of scaled log returns
     assert seen[0].shape == (1, 1, 5) and seen[0].dtype == torch.float32

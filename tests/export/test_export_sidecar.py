@@ -41,7 +41,8 @@ def test_forecasting_sidecar_has_scalers_transform_and_the_fixed_length(checkpoi
     assert "flatten head fixes the input length" in x["length"]
     pre, post = sidecar["preprocessing"], sidecar["postprocessing"]
     assert pre["features"] == ["close"] and pre["target"] == "close" and pre["window"] == 30
-    assert pre["transform"] == "log_return" and pre["feature_scaler"] == run.preprocessor.feature_scaler.to_dict()
+    (scalers,) = pre["scalers"].values()  # one series, its own scalers
+    assert pre["transform"] == "log_return" and scalers["feature"] == run.preprocessor.feature_scaler.to_dict()
     assert post["target_mean"] == [2e-4] and post["target_std"] == [0.011] and post["horizon"] == 1
     assert "last_price * exp(target_mean[k] + target_std[k] * y_k)" in post["formula"]
     assert max(sidecar["parity"]["max_abs_diff"].values()) <= sidecar["parity"]["tolerance"]

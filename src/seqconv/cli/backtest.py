@@ -81,7 +81,6 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
     if bt.fold is not None and not 0 <= bt.fold < len(plan):
         raise ConfigError(f"backtest.fold={bt.fold}: the backtest has folds 0..{len(plan) - 1}")
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
-    series = Path(cfg.data.path).stem if cfg.data.get("path") else "builtin"
     todo = [plan[bt.fold]] if bt.fold is not None else plan
     for fold in todo:
         result = _fold_dir(out, fold.index) / "result.json"
@@ -102,7 +101,7 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
         overrides = {"cutoff": fold.cutoff, "train_start": fold.train_start}
         fold_dm = restore_datamodule(load_run_checkpoint(checkpoint), overrides, stage="test")
         forecast = fold_forecast(fold, run.net, fold_dm, task_cfg)
-        write_fold(result, forecast, forecast_rows(forecast, pre.quantiles, series), checkpoint)
+        write_fold(result, forecast, forecast_rows(forecast, pre.quantiles), checkpoint)
         log.info("fold %d (cutoff %s): %s", fold.index, fold.cutoff, _summary(forecast.metrics))
     if bt.fold is not None:
         return None

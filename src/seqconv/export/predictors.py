@@ -58,7 +58,9 @@ def as_predict_fn(runner: Callable[..., Any]) -> Predict:
 # -- forecasting -----------------------------------------------------------------------------------------------
 def forecast_csv(predict: Predict, pre: StocksPreprocessor, path: str | Path, horizon: int | None = None) -> list[dict]:
     """Forecast steps ``1..horizon`` after the last row of a price CSV at once (direct multi-horizon, no
-    recursion), in answer units (prices, or absolute returns for a volatility model), with every quantile.
+    recursion), in answer units (prices, or absolute returns for a volatility model), with every quantile; or of
+    every ``*.csv`` in a folder (a panel: each file is the series its name says, scaled with that series' own
+    scalers).
 
     Args:
         predict: the network, ``[B, C, L] -> [B, H]`` (or ``[B, H * Q]``) scaled forecasts.
@@ -67,8 +69,8 @@ def forecast_csv(predict: Predict, pre: StocksPreprocessor, path: str | Path, ho
         horizon: steps to return, at most the trained horizon; ``None``: all of them.
 
     Returns:
-        One row per step: ``step``, ``last_date``, ``last_price``, ``forecast`` (the median for a quantile
-        model) and ``q<level>`` per quantile (e.g. ``q0.1``).
+        One row per step (and series): ``series``, ``step``, ``last_date``, ``last_price``, ``forecast`` (the
+        median for a quantile model) and ``q<level>`` per quantile (e.g. ``q0.1``).
 
     Raises:
         DataError: missing columns, too few rows for the window, or values the transform cannot take.
@@ -81,16 +83,26 @@ def forecast_csv(predict: Predict, pre: StocksPreprocessor, path: str | Path, ho
             f"horizon={horizon}: this model forecasts steps 1..{pre.horizon} at once (trained with "
             f"data.horizon={pre.horizon}); ask for 1..{pre.horizon}, or retrain with data.horizon={horizon}"
         )
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.csv") if p.is_file())
+        if not files:
+            raise DataError(f"input={str(path)!r}: the folder holds no *.csv files; put one CSV per series")
+        return [row for file in files for row in forecast_csv(predict, pre, file, horizon)]
     source = f"input={str(path)!r}"
     if not path.is_file():
-        raise DataError(f"{source}: no such file; pass a CSV of prices")
+        raise DataError(f"{source}: no such file or folder; pass a CSV of prices (or a folder of them)")
     frame = pre.read(path, fitted_model=True)
-    x = pre.model_input(frame, source)  # [1, C, window]
+    x = pre.model_input(frame, source, path.stem)  # [1, C, window]
     last = torch.tensor([float(frame[pre.target].iloc[-1])], dtype=torch.float64)
-    answers = pre.to_answer(pre.split_output(predict(x).double()), last)[0]  # [H] or [H, Q]
+    answers = pre.to_answer(pre.split_output(predict(x).double()), last, path.stem)[0]  # [H] or [H, Q]
     rows = []
     for k in range(horizon):
-        row = {"step": k + 1, "last_date": str(frame.index[-1].date()), "last_price": float(last[0])}
+        row = {
+            "series": path.stem,
+            "step": k + 1,
+            "last_date": str(frame.index[-1].date()),
+            "last_price": float(last[0]),
+        }
         if pre.quantiles:
             middle = pre.quantiles.index(0.5) if 0.5 in pre.quantiles else len(pre.quantiles) // 2
             row["forecast"] = float(answers[k, middle])

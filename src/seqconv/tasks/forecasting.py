@@ -75,8 +75,11 @@ class ForecastingTask(SeqTask):
         horizon: forecast steps, from the datamodule.
         baselines: names of the baselines the batches carry, from the datamodule.
         naive_mae: the training rows' one-step naive MAE (MASE's scale), from the datamodule.
-        residual_quantiles: ``[H][Q]`` quantiles of the training residuals around persistence (the interval
-            baseline), from the datamodule.
+        residual_quantiles: ``[S][H][Q]`` (or ``[H][Q]`` for one series) quantiles of each series' training
+            residuals around persistence (the interval baseline), from the datamodule.
+        series: the names of a panel's series, from the datamodule; with more than one, ``*/series/<name>/mse``,
+            ``persistence_mse``, ``skill`` (and ``coverage``) are logged per series (batches carry ``series``,
+            and each item's own ``target_mean`` / ``target_std`` ``[B, H]``).
         monitor: metric a scheduler like ``ReduceLROnPlateau`` watches.
         nonfinite_loss: ``"raise"`` or ``"skip"`` a batch whose training loss is NaN or infinite.
         max_skipped_batches: with ``"skip"``, how many batches may be skipped before training stops.
@@ -96,7 +99,8 @@ class ForecastingTask(SeqTask):
         horizon: int = 1,
         baselines: Sequence[str] = ("persistence",),
         naive_mae: float | None = None,
-        residual_quantiles: Sequence[Sequence[float]] | None = None,
+        residual_quantiles: Sequence[Any] | None = None,
+        series: Sequence[str] | None = None,
         monitor: str = "val/loss",
         nonfinite_loss: str = "raise",
         max_skipped_batches: int = 10,
@@ -118,6 +122,16 @@ class ForecastingTask(SeqTask):
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
         self.loss_fn = LOSSES[loss]
         self.horizon, self.quantiles, self.baselines = horizon, quantiles, baselines
+        self.series_names = list(series or [])
+        per_series = len(self.series_names) > 1
+        self.per_series = nn.ModuleDict(
+            {
+                f"{split}_{i}_{who}": StepErrors(horizon)
+                for split in SPLITS
+                for i in range(len(self.series_names) if per_series else 0)
+                for who in ("model", "persistence")
+            }
+        )
         if quantiles is not None:
             self.register_buffer("levels", torch.tensor(quantiles), persistent=False)
             # the point forecast: the median, or the middle level
@@ -136,11 +150,20 @@ class ForecastingTask(SeqTask):
         """Scaled forecasts: ``[B, C, L] -> [B, H]``, or ``[B, H, Q]`` quantiles (sorted: they never cross)."""
         return split_output(self.net(x), self.horizon, self.quantiles)
 
-    def to_answer(self, scaled: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+    def to_answer(
+        self,
+        scaled: torch.Tensor,
+        last: torch.Tensor,
+        mean: torch.Tensor | None = None,
+        std: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Scaled forecasts ``[B, H]`` (or ``[B, H, Q]``) -> answer units (the preprocessor's
-        :func:`~seqconv.data.stocks.to_answer`), given the last observed prices ``[B]``."""
+        :func:`~seqconv.data.stocks.to_answer`), given the last observed prices ``[B]`` and each item's target
+        scale ``[B, H]`` (default: the task's, one series)."""
         hp = self.hparams
-        return to_answer(scaled, last, self.hparams.target_transform, hp.target_mean, hp.target_std)
+        mean = hp.target_mean if mean is None else mean
+        std = hp.target_std if std is None else std
+        return to_answer(scaled, last, hp.target_transform, mean, std)
 
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         pred = self(batch["x"])
@@ -150,7 +173,10 @@ class ForecastingTask(SeqTask):
         return pinball_loss(pred, target, self.levels), pred
 
     def _update_metrics(self, split: str, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
-        self.update_scores(split, self.to_answer(outputs.detach().float(), batch["last"]), batch)
+        answers = self.to_answer(
+            outputs.detach().float(), batch["last"], batch.get("target_mean"), batch.get("target_std")
+        )
+        self.update_scores(split, answers, batch)
 
     def update_scores(self, split: str, answers: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
         """Score forecasts already in answer units, ``[B, H]`` or ``[B, H, Q]``, against ``batch["future"]``
@@ -178,8 +204,15 @@ class ForecastingTask(SeqTask):
             interval = batch.get("base_interval")
             if interval is None:
                 residuals = torch.as_tensor(self.hparams.residual_quantiles, dtype=future.dtype, device=future.device)
-                interval = persistence.unsqueeze(-1) + residuals  # [B, H, Q]
+                residuals = residuals.reshape(-1, self.horizon, len(self.quantiles))  # [S, H, Q]
+                index = batch.get("series", torch.zeros(len(last), dtype=torch.long, device=last.device))
+                interval = persistence.unsqueeze(-1) + residuals[index]  # [B, H, Q]
             self.intervals[f"{split}_baseline"].update(interval, future)
+        if len(self.per_series) and "series" in batch:
+            for i in batch["series"].unique().tolist():
+                mine = batch["series"] == i
+                self.per_series[f"{split}_{i}_model"].update(point[mine], future[mine])
+                self.per_series[f"{split}_{i}_persistence"].update(persistence[mine], future[mine])
         if split == "test":
             low = answers[:, 0, 0] if self.quantiles is not None else point[:, 0]
             high = answers[:, 0, -1] if self.quantiles is not None else point[:, 0]
@@ -205,6 +238,15 @@ class ForecastingTask(SeqTask):
                     values[f"h{k + 1}/mse"] = model["sq"][k].float()
                     values[f"h{k + 1}/skill"] = (1.0 - model["sq"][k] / base["sq"][k]).float()
         values["directional_acc"] = self.direction[f"{split}_direction"].compute()
+        for i, name in enumerate(self.series_names if len(self.per_series) else []):
+            model_i = self.per_series[f"{split}_{i}_model"].per_step()
+            base_i = self.per_series[f"{split}_{i}_persistence"].per_step()
+            if model_i["count"].sum() > 0:
+                values[f"series/{name}/mse"] = model_i["sq"].mean().float()
+                values[f"series/{name}/persistence_mse"] = base_i["sq"].mean().float()
+                values[f"series/{name}/skill"] = (1.0 - model_i["sq"].mean() / base_i["sq"].mean()).float()
+            self.per_series[f"{split}_{i}_model"].reset()
+            self.per_series[f"{split}_{i}_persistence"].reset()
         if self.quantiles is not None:
             values.update({k: v.float() for k, v in self.intervals[f"{split}_model"].compute().items()})
             baseline = self.intervals[f"{split}_baseline"].compute()

@@ -73,15 +73,19 @@ def to_answer(
         scaled: ``[B, H]`` point forecasts or ``[B, H, Q]`` quantiles (``[B]``: one step).
         last: ``[B]`` the last observed price of each window.
         transform: the target transform.
-        mean: ``[H]`` target scaler means, one per step.
-        std: ``[H]`` target scaler standard deviations.
+        mean: ``[H]`` target scaler means, one per step, or ``[B, H]`` each item's own (a panel's series).
+        std: ``[H]`` or ``[B, H]`` target scaler standard deviations.
 
     ``level``: ``mean + std * y``; ``log_return``: ``last * exp(mean + std * y)``; ``abs_log_return``:
     ``max(mean + std * y, 0)``. Each map is increasing, so quantiles stay quantiles.
     """
     trailing = [1] * max(scaled.dim() - 2, 0)  # the quantile axis, if any
-    mean_t = torch.as_tensor(mean, dtype=scaled.dtype, device=scaled.device).reshape(-1, *trailing)  # [H(, 1)]
-    std_t = torch.as_tensor(std, dtype=scaled.dtype, device=scaled.device).reshape(-1, *trailing)
+    mean_t = torch.as_tensor(mean, dtype=scaled.dtype, device=scaled.device)
+    std_t = torch.as_tensor(std, dtype=scaled.dtype, device=scaled.device)
+    if mean_t.dim() == 2:  # [B, H] per item -> [B, H(, 1)]
+        mean_t, std_t = mean_t.reshape(*mean_t.shape, *trailing), std_t.reshape(*std_t.shape, *trailing)
+    else:  # [H] -> [H(, 1)]
+        mean_t, std_t = mean_t.reshape(-1, *trailing), std_t.reshape(-1, *trailing)
     value = scaled * std_t + mean_t
     if transform == "level":
         return value
@@ -122,8 +126,8 @@ class StocksPreprocessor(Preprocessor):
         window: input steps per sample.
         horizon: steps forecast at once, ``1..horizon`` (direct multi-horizon: one output per step).
         date_column: name of the date column.
-        feature_scaler: fitted input scaler (``None`` until :meth:`fit`).
-        target_scaler: fitted target scaler, one column per step (``None`` until :meth:`fit`).
+        feature_scaler: fitted input scaler of a single series (or :meth:`fit` it).
+        target_scaler: fitted target scaler of a single series, one column per step.
         target_transform: what is forecast (see :func:`forecast_targets`); ``None``: the same as ``transform``.
         quantiles: the quantile levels the network outputs per step (``[B, horizon * Q]``), or ``None`` for one
             point forecast per step (``[B, horizon]``); set by the task that trains the network.
@@ -134,6 +138,7 @@ class StocksPreprocessor(Preprocessor):
     """
 
     domain = "forecasting"
+    DEFAULT_SERIES = "series"  # the name of a single series fitted without one
 
     def __init__(
         self,
@@ -164,7 +169,10 @@ class StocksPreprocessor(Preprocessor):
         self.target, self.date_column = normalize_column(target), normalize_column(date_column)
         self.transform, self.window, self.horizon = transform, int(window), int(horizon)
         self.target_transform = target_transform
-        self.feature_scaler, self.target_scaler = feature_scaler, target_scaler
+        # per series: (input scaler, target scaler), each fit on that series' own training rows
+        self.scalers: dict[str, tuple[StandardScaler, StandardScaler]] = {}
+        if feature_scaler is not None and target_scaler is not None:
+            self.scalers[self.DEFAULT_SERIES] = (feature_scaler, target_scaler)
         self.quantiles = check_quantiles(quantiles)
 
     def settings(self) -> dict[str, Any]:
@@ -190,7 +198,32 @@ class StocksPreprocessor(Preprocessor):
 
     @property
     def is_fitted(self) -> bool:
-        return self.feature_scaler is not None and self.target_scaler is not None
+        return bool(self.scalers)
+
+    @property
+    def series(self) -> list[str]:
+        """The series the scalers were fit on (one for a single CSV; a panel's file names)."""
+        return list(self.scalers)
+
+    @property
+    def feature_scaler(self) -> StandardScaler | None:
+        """The input scaler of a single-series model (``None`` before fitting)."""
+        return self._scalers()[0] if self.scalers else None
+
+    @feature_scaler.setter
+    def feature_scaler(self, scaler: StandardScaler) -> None:
+        name = next(iter(self.scalers), self.DEFAULT_SERIES)
+        self.scalers[name] = (scaler, self.scalers[name][1] if name in self.scalers else scaler)
+
+    @property
+    def target_scaler(self) -> StandardScaler | None:
+        """The target scaler of a single-series model (``None`` before fitting)."""
+        return self._scalers()[1] if self.scalers else None
+
+    @target_scaler.setter
+    def target_scaler(self, scaler: StandardScaler) -> None:
+        name = next(iter(self.scalers), self.DEFAULT_SERIES)
+        self.scalers[name] = (self.scalers[name][0] if name in self.scalers else scaler, scaler)
 
     @property
     def rows_needed(self) -> int:
@@ -259,32 +292,43 @@ class StocksPreprocessor(Preprocessor):
         return forecast_targets(self.answers(prices), self.horizon, "level")
 
     # -- fitting and scaling ------------------------------------------------------------------------------------
-    def fit(self, inputs: np.ndarray, targets: np.ndarray) -> StocksPreprocessor:
-        """Fit both scalers on the training rows only: ``[N, C]`` inputs and ``[N, H]`` targets (rows with a NaN
-        target, the last ``horizon`` of a split, are left out of the target scaler)."""
+    def fit(self, inputs: np.ndarray, targets: np.ndarray, series: str | None = None) -> StocksPreprocessor:
+        """Fit a series' scalers on its training rows only: ``[N, C]`` inputs and ``[N, H]`` targets (rows with a
+        NaN target, the last ``horizon`` of a split, are left out of the target scaler)."""
         targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
-        self.feature_scaler = StandardScaler.fit(inputs)
-        self.target_scaler = StandardScaler.fit(targets[~np.isnan(targets).any(axis=1)])
+        target_scaler = StandardScaler.fit(targets[~np.isnan(targets).any(axis=1)])
+        self.scalers[series or self.DEFAULT_SERIES] = (StandardScaler.fit(inputs), target_scaler)
         return self
 
-    def _scalers(self) -> tuple[StandardScaler, StandardScaler]:
-        if self.feature_scaler is None or self.target_scaler is None:
+    def _scalers(self, series: str | None = None) -> tuple[StandardScaler, StandardScaler]:
+        """The scalers of ``series``; a single-series model's for any name (it forecasts any series)."""
+        if not self.scalers:
             raise RuntimeError("the stocks preprocessor is not fitted: call fit() on the training rows first")
-        return self.feature_scaler, self.target_scaler
+        if series in self.scalers:
+            return self.scalers[series]
+        if len(self.scalers) == 1:
+            return next(iter(self.scalers.values()))
+        known = ", ".join(self.scalers)
+        if series is None:
+            raise ConfigError(f"this model was trained on a panel of series ({known}); say which series to scale")
+        raise DataError(
+            f"series {series!r} is not one the model was trained on ({known}); each series keeps the scalers of "
+            "its own training rows, so name the file after one of them"
+        )
 
-    def scale_inputs(self, inputs: np.ndarray) -> torch.Tensor:
+    def scale_inputs(self, inputs: np.ndarray, series: str | None = None) -> torch.Tensor:
         """``[N, C]`` unscaled inputs -> ``[C, N]`` float32 scaled channels."""
-        features, _ = self._scalers()
+        features, _ = self._scalers(series)
         return torch.as_tensor(features.transform(inputs).T, dtype=torch.float32).contiguous()  # [N, C] -> [C, N]
 
-    def scale_targets(self, targets: np.ndarray) -> torch.Tensor:
+    def scale_targets(self, targets: np.ndarray, series: str | None = None) -> torch.Tensor:
         """``[N, H]`` unscaled targets -> ``[N, H]`` float32 scaled targets (NaN stays NaN)."""
-        _, target = self._scalers()
+        _, target = self._scalers(series)
         targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
         return torch.as_tensor(target.transform(targets), dtype=torch.float32)
 
     # -- serving: the last window of a CSV, and back to prices --------------------------------------------------
-    def model_input(self, frame: pd.DataFrame, source: str) -> torch.Tensor:
+    def model_input(self, frame: pd.DataFrame, source: str, series: str | None = None) -> torch.Tensor:
         """The window that ends at ``frame``'s last row: ``[1, C, window]`` float32.
 
         Raises:
@@ -298,22 +342,23 @@ class StocksPreprocessor(Preprocessor):
                 f"least {need} rows{extra}"
             )
         inputs, _, _ = self.inputs(frame.iloc[-need:], source)
-        return self.scale_inputs(inputs)[None]  # [C, window] -> [1, C, window]
+        return self.scale_inputs(inputs, series)[None]  # [C, window] -> [1, C, window]
 
     def split_output(self, output: torch.Tensor) -> torch.Tensor:
         """The network's ``[B, H * Q]`` output as ``[B, H]`` or ``[B, H, Q]`` (see :func:`split_output`)."""
         return split_output(output, self.horizon, self.quantiles)
 
-    def to_answer(self, scaled: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-        """Scaled forecasts ``[B, H]`` (or ``[B, H, Q]``) -> prices or absolute returns (see :func:`to_answer`)."""
-        _, target = self._scalers()
+    def to_answer(self, scaled: torch.Tensor, last: torch.Tensor, series: str | None = None) -> torch.Tensor:
+        """Scaled forecasts ``[B, H]`` (or ``[B, H, Q]``) of one series -> prices or absolute returns (see
+        :func:`to_answer`)."""
+        _, target = self._scalers(series)
         return to_answer(scaled, last, self.target_transform, target.mean, target.std)
 
     @property
     def task_kwargs(self) -> dict[str, Any]:
-        """How the task maps scaled outputs back: ``target_transform``, ``target_mean`` and ``target_std`` per step,
-        and the ``horizon``."""
-        _, target = self._scalers()
+        """How the task maps scaled outputs back: ``target_transform``, ``target_mean`` and ``target_std`` per step
+        (the first series'; a panel's batches carry each item's own), and the ``horizon``."""
+        _, target = next(iter(self.scalers.values())) if self.scalers else self._scalers()
         return {
             "target_transform": self.target_transform,
             "target_mean": list(target.mean),
@@ -333,26 +378,27 @@ class StocksPreprocessor(Preprocessor):
             "window": self.window,
             "horizon": self.horizon,
             "quantiles": self.quantiles,
-            "feature_scaler": self.feature_scaler.to_dict() if self.feature_scaler is not None else None,
-            "target_scaler": self.target_scaler.to_dict() if self.target_scaler is not None else None,
+            "scalers": {
+                name: {"feature": feature.to_dict(), "target": target.to_dict()}
+                for name, (feature, target) in self.scalers.items()
+            },
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> StocksPreprocessor:
-        fitted = (state["feature_scaler"], state["target_scaler"])
-        feature_scaler, target_scaler = (StandardScaler(**s) if s is not None else None for s in fitted)
-        return cls(
+        pre = cls(
             state["features"],
             state["target"],
             state["transform"],
             state["window"],
             state["horizon"],
             state["date_column"],
-            feature_scaler,
-            target_scaler,
-            state["target_transform"],
-            state["quantiles"],
+            target_transform=state["target_transform"],
+            quantiles=state["quantiles"],
         )
+        for name, fitted in state["scalers"].items():
+            pre.scalers[name] = (StandardScaler(**fitted["feature"]), StandardScaler(**fitted["target"]))
+        return pre
 
     def describe(self) -> list[str]:
         target = {
@@ -371,7 +417,8 @@ class StocksPreprocessor(Preprocessor):
             "transform 'log_return': x_t = log(v_t / v_(t-1)) per column (one row fewer)"
             if self.transform == "log_return"
             else "transform 'level': x_t = v_t",
-            "scale each column: (x - feature_scaler.mean[c]) / feature_scaler.std[c]",
+            "scale each column with its series' scalers: (x - scalers[series].feature.mean[c]) / "
+            "scalers[series].feature.std[c]",
             f"input x: the last {self.window} rows, transposed to [1, C, {self.window}] float32 ([B, C, L])",
             f"output y: {layout}, each the scaled forecast of {target} (see postprocessing)",
         ]
@@ -380,7 +427,7 @@ class StocksPreprocessor(Preprocessor):
         return {"layout": "[B, C, L]", "dtype": "float32", "channels": len(self.features)}
 
     def output_spec(self) -> dict[str, Any]:
-        _, target = self._scalers()
+        single = self._scalers()[1] if len(self.scalers) == 1 else None
         formula = {
             "level": "price_k = target_mean[k] + target_std[k] * y_k",
             "log_return": "price_k = last_price * exp(target_mean[k] + target_std[k] * y_k), last_price = the "
@@ -391,8 +438,8 @@ class StocksPreprocessor(Preprocessor):
             "meaning": "scaled forecasts of steps 1..horizon"
             + (" x quantiles (sort each step's)" if self.quantiles else ""),
             "target_transform": self.target_transform,
-            "target_mean": list(target.mean),
-            "target_std": list(target.std),
+            "target_mean": list(single.mean) if single else "per series: preprocessing.scalers.<series>.target.mean",
+            "target_std": list(single.std) if single else "per series: preprocessing.scalers.<series>.target.std",
             "horizon": self.horizon,
             "quantiles": self.quantiles,
             "formula": formula,
