@@ -61,7 +61,9 @@ def test_mixed_precision_steps_run_without_a_gpu(tmp_path):
 
 @pytest.mark.slow
 def test_every_comparison_runs_with_tiny_sizes(tmp_path):
-    main(["--quick", "--out", str(tmp_path), "--only", "compute", "pipelines", "long_sequence", "end_to_end"])
+    main(
+        ["--quick", "--out", str(tmp_path), "--only", "compute", "pipelines", "long_sequence", "end_to_end", "backtest"]
+    )
     rows = _rows(tmp_path)
     cases = {(r["comparison"], r["case"].split(" ")[0]) for r in rows}
     models = [m for m in MODEL_DATA if m != "textcnn" or has_textcnn()]
@@ -72,3 +74,6 @@ def test_every_comparison_runs_with_tiny_sizes(tmp_path):
     end_to_end = next(r for r in rows if r["comparison"] == "end-to-end")
     assert all(run["test_mse"] > 0 for run in end_to_end["data"]["seqconv"])
     assert (tmp_path / "long_sequence.png").stat().st_size > 0
+    backtest = [r for r in rows if r["comparison"] == "backtest"]
+    assert len(backtest) == 4 and all(r["seqconv"] for r in backtest)
+    assert "skill_ewma" in backtest[-1]["data"] and 0 <= backtest[2]["data"]["coverage"] <= 1

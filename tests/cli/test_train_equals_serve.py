@@ -39,7 +39,7 @@ def _tool(script: str, tmp_path: Path, *overrides: str) -> subprocess.CompletedP
 
 
 def _train(run_entry, *overrides: str) -> Path:
-    run = run_entry("train.py", "trainer.max_epochs=2", "runtime.num_threads=1", "logger=none", "seed=0", *overrides)
+    run = run_entry("train.py", "trainer.max_epochs=1", "runtime.num_threads=1", "logger=none", "seed=0", *overrides)
     assert run.proc.returncode == 0, run.output
     return Path(run.metrics["best_model_path"])
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from seqconv.bench import compute, end_to_end, gpu, long_sequence, overhead, pipelines, windowing
+from seqconv.bench import backtest, compute, end_to_end, gpu, long_sequence, overhead, pipelines, windowing
 from seqconv.bench.measure import Context, machine_info
 from seqconv.bench.report import Row, write_results
 from seqconv.bench.workloads import Workloads
@@ -35,11 +35,13 @@ COMPARISONS: dict[str, Callable[[Context, Workloads], list[Row]]] = {
     "pipelines": pipelines.run,
     "long_sequence": long_sequence.run,
     "end_to_end": end_to_end.run,
+    "backtest": backtest.run,
     "gpu": gpu.run,
 }
 # the order of the table: the issue's
 TABLE_ORDER = [
     "end-to-end",
+    "backtest",
     "Lightning overhead",
     "roofline",
     "windowing",
