@@ -109,3 +109,24 @@ def test_bad_fold_settings_are_config_errors(tmp_path, kwargs, fragment):
     path, _ = _csv(tmp_path / "a.csv", close)
     with pytest.raises(ConfigError, match=fragment):
         plan_folds(StocksDataModule(path=str(path)).row_dates(), HORIZON, WINDOW, 0.15, **kwargs)
+
+
+def test_a_panel_fold_cannot_see_past_its_cutoff_in_any_series(tmp_path):
+    rng = np.random.default_rng(5)
+    closes = {name: level * np.exp(np.cumsum(rng.normal(0, 0.01, ROWS))) for name, level in (("x", 20.0), ("y", 700.0))}
+    cut = 180
+    for folder, rewrite in (("a", False), ("b", True)):
+        for name, close in closes.items():
+            close = close.copy()
+            if rewrite:  # every value after the cutoff, in every series
+                close[cut + 1 :] = close[cut + 1 :] * 0.5 + 3.0
+            _, dates = _csv(tmp_path / folder / f"{name}.csv", close)
+    a, b = _fold(tmp_path / "a", dates[cut]), _fold(tmp_path / "b", dates[cut])
+    assert a.preprocessor.series == ["x", "y"] and a.preprocessor.state_dict() == b.preprocessor.state_dict()
+    torch.manual_seed(0)
+    net = TCNForecaster(1, HORIZON, channels=[4, 4]).eval()
+    fold = plan_folds(a.row_dates(), HORIZON, WINDOW, 0.15, cutoffs=[dates[cut]])[0]
+    forecast_a, forecast_b = fold_forecast(fold, net, a, {}), fold_forecast(fold, net, b, {})
+    assert forecast_a.series == ["x", "y"]
+    torch.testing.assert_close(forecast_a.answers, forecast_b.answers)
+    assert not torch.allclose(forecast_a.batch["future"], forecast_b.batch["future"])

@@ -94,9 +94,9 @@ def test_a_panel_trains_one_model_reports_each_series_and_backtests_every_series
     common = ("model=tcn", "model.net.channels=[8,8]", f"data.path={folder}", "data.window=20", "data.horizon=2")
     train = run_entry("train.py", *common, "trainer.max_epochs=1", "runtime.num_threads=1", "logger=none")
     assert train.proc.returncode == 0, train.output
-    for name in ("alpha", "beta"):  # metrics.json holds the aggregate and each series
-        assert {f"test/series/{name}/mse", f"test/series/{name}/skill"} <= set(train.metrics)
-    assert "test/mse" in train.metrics
+    for name in ("alpha", "beta"):  # metrics.json holds the aggregate and each series under "series"
+        assert {"test/mse", "test/persistence_mse", "test/skill"} <= set(train.metrics["series"][name])
+    assert "test/mse" in train.metrics and "2 series" in train.output
     predictions = tmp_path / "forecasts.json"
     predict = subprocess.run(
         [sys.executable, str(REPO / "predict.py"), f"ckpt_path={train.metrics['best_model_path']}",
