@@ -2,6 +2,7 @@
 missing and lands on the same numbers; bad fold settings exit 2 before any training."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+
+from seqconv.cli.backtest import backtest
+from seqconv.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -71,16 +77,28 @@ def test_backtest_writes_every_forecast_and_a_resumed_run_equals_an_uninterrupte
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
     [
-        (["backtest.folds=3", "backtest.step=2550"], "fold 0 (cutoff"),
         (["backtest.cutoffs=[2030-01-01]"], "outside the data"),
         (["data.cutoff=2019-01-02"], "data.cutoff is set by the backtest per fold"),
         (["task.quantiles=[0.9,0.1]"], "task.quantiles=[0.9, 0.1] must be a non-empty, sorted list"),
     ],
 )
-def test_bad_backtest_settings_exit_2_before_training(tmp_path, overrides, fragment):
-    run = _backtest(tmp_path, "bad", *overrides)
+def test_bad_backtest_settings_are_config_errors_before_training(tmp_path, overrides, fragment):
+    GlobalHydra.instance().clear()
+    paths = [f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path / 'bt'}"]
+    try:
+        with initialize_config_module("seqconv.conf", version_base="1.3"):
+            cfg = compose("backtest", overrides=[*paths, "logger=none", *overrides])
+    finally:
+        GlobalHydra.instance().clear()
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        backtest(cfg)
+    assert not (tmp_path / "bt" / "folds").exists()
+
+
+def test_a_bad_backtest_exits_2_naming_the_fold_and_writes_nothing(tmp_path):
+    run = _backtest(tmp_path, "bad", "backtest.folds=3", "backtest.step=2550")
     assert run.returncode == 2, run.stdout + run.stderr
-    assert fragment in run.stderr and "Traceback" not in run.stderr
+    assert "fold 0 (cutoff" in run.stderr and "training and" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "bad" / "folds").exists()
 
 

@@ -29,11 +29,12 @@ SPEEDUP_GOAL = 3.0  # against neuralforecast
 
 def _backtest(ctx: Context, name: str, extra: list[str]) -> dict:
     folds, epochs = (2, 1) if ctx.quick else (20, 5)
+    quick = ["+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"] if ctx.quick else []
     run_dir = ctx.out / "backtest" / name
     command = [
         sys.executable, "-m", "seqconv.cli.backtest", f"hydra.run.dir={run_dir}", "model=tcn", "data.window=30",
         "data.horizon=5", f"backtest.folds={folds}", "backtest.step=40", f"trainer.max_epochs={epochs}",
-        "logger=none", *extra,
+        "logger=none", *quick, *extra,
     ]  # fmt: skip
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
