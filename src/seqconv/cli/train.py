@@ -34,6 +34,7 @@ from seqconv.tasks.calibration import collect_logits, fit_temperature
 from seqconv.training import (
     PREPROCESSOR_KEY,
     EpochSeed,
+    InterruptGuard,
     SaveRunConfig,
     effective_batch_size,
     find_resume_checkpoint,
@@ -131,7 +132,8 @@ def train(cfg: DictConfig) -> float | None:
     run_config["model"]["net"] = OmegaConf.to_container(net_cfg)
     field = task.net.receptive_field() if hasattr(task.net, "receptive_field") else None
     run_config["model_info"] = {"num_params": count_parameters(task.net), "receptive_field": field}
-    extra_callbacks = [SaveRunConfig(run_config)] + ([EpochSeed(cfg.seed)] if cfg.seed is not None else [])
+    extra_callbacks = [SaveRunConfig(run_config), InterruptGuard()]
+    extra_callbacks += [EpochSeed(cfg.seed)] if cfg.seed is not None else []
     trainer = build_trainer(cfg, extra_callbacks)
     if trainer.world_size > 1:
         pin_ddp_relaunch_to_job()

@@ -1,6 +1,6 @@
 """Training infrastructure: atomic checkpoints, resuming, seeding, loggers."""
 
-from seqconv.training.callbacks import EpochSeed, SaveRunConfig
+from seqconv.training.callbacks import EpochSeed, InterruptGuard, SaveRunConfig
 from seqconv.training.checkpoint_io import CONFIG_KEY, PREPROCESSOR_KEY, AtomicCheckpointIO, load_run_checkpoint
 from seqconv.training.distributed import effective_batch_size, isolated_distributed_job, pin_ddp_relaunch_to_job
 from seqconv.training.loggers import ResumableCSVLogger, SeqconvWandbLogger, finish_wandb_run
@@ -11,6 +11,7 @@ __all__ = [
     "PREPROCESSOR_KEY",
     "AtomicCheckpointIO",
     "EpochSeed",
+    "InterruptGuard",
     "ResumableCSVLogger",
     "SaveRunConfig",
     "SeqconvWandbLogger",

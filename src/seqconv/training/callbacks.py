@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Any
 
 import lightning as L
@@ -9,7 +11,7 @@ from lightning.pytorch.callbacks import Callback
 
 from seqconv.training.checkpoint_io import CONFIG_KEY, PREPROCESSOR_KEY
 
-__all__ = ["EpochSeed", "SaveRunConfig"]
+__all__ = ["EpochSeed", "InterruptGuard", "SaveRunConfig"]
 
 
 class SaveRunConfig(Callback):
@@ -40,3 +42,45 @@ class EpochSeed(Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         L.seed_everything(self.seed + trainer.current_epoch, workers=True, verbose=False)
+
+
+class InterruptGuard(Callback):
+    """Make one Ctrl-C always stop training.
+
+    Python raises ``KeyboardInterrupt`` wherever the main thread is when SIGINT arrives; if that is inside a
+    finalizer (``__del__``, a weakref callback), the exception is printed as "Exception ignored" and training goes
+    on. This callback notes every SIGINT and raises ``KeyboardInterrupt`` again at the next batch boundary, where
+    Lightning's interrupt handling (checkpoint, exit 130 in ``train.py``) takes over.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.pending = True
+        raise KeyboardInterrupt
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if threading.current_thread() is threading.main_thread() and self._previous is None:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self._previous is not None and threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) == self._handler:  # Lightning ignores SIGINT once it stops
+                signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _check(self) -> None:
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        self._check()
+
+    def on_validation_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        self._check()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check()
