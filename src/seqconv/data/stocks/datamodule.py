@@ -196,7 +196,7 @@ class StocksDataModule(SeqDataModule):
     def source(self) -> str:
         """Human-readable name of the data source."""
         path = self.hparams.path
-        if isinstance(path, list | tuple) or hasattr(path, "__len__") and not isinstance(path, str):
+        if path is not None and not isinstance(path, str):  # a list of CSVs
             return f"data.path=[{', '.join(map(str, path))}]"
         return path or f"built-in {BUILTIN_SP500}"
 
@@ -252,8 +252,7 @@ class StocksDataModule(SeqDataModule):
     def row_dates(self) -> pd.DatetimeIndex:
         """The dates of the model rows (after the input transform and ``train_start``; a panel's union), without
         fitting anything: what the split fractions and a backtest's cutoffs are placed on."""
-        dates = [r[2] for r in self._series_rows().values()]
-        return dates[0] if len(dates) == 1 else pd.DatetimeIndex(sorted(set().union(*dates)))
+        return _calendar(self._series_rows())
 
     def _cut_dates(self, calendar: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp]:
         """The first validation and test dates, one pair for every series: from ``val_start`` / ``test_start``,
@@ -306,8 +305,7 @@ class StocksDataModule(SeqDataModule):
         if self.datasets:
             return
         series = self._series_rows()
-        calendar = self.row_dates() if len(series) > 1 else next(iter(series.values()))[2]
-        cuts = self._cut_dates(calendar) if self.hparams.cutoff is None else None
+        cuts = self._cut_dates(_calendar(series)) if self.hparams.cutoff is None else None
         built: dict[str, dict[str, _Split]] = {}
         for name, (inputs, prices, dates) in series.items():
             source = name if len(series) > 1 else self.source
@@ -384,6 +382,12 @@ class StocksDataModule(SeqDataModule):
             rows.update({f"base_{b}": forecast[lo:hi] for b, forecast in baselines.items()})
             splits[name] = _Split(inputs[lo:hi], split_targets, rows, dates[lo], dates[hi - 1])
         return splits
+
+
+def _calendar(series: dict[str, tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]]) -> pd.DatetimeIndex:
+    """Every series' row dates together (one series: its own)."""
+    dates = [rows[2] for rows in series.values()]
+    return dates[0] if len(dates) == 1 else pd.DatetimeIndex(sorted(set().union(*dates)))
 
 
 class PanelDataset(Dataset):
