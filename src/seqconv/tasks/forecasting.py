@@ -15,7 +15,7 @@ from torchmetrics.classification import BinaryAccuracy
 from seqconv.data.stocks.preprocessor import TARGET_TRANSFORMS, check_quantiles, split_output, to_answer
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
-from seqconv.tasks.figures import plt, publish_figure
+from seqconv.tasks.figures import publish_figure
 from seqconv.tasks.forecast_metrics import QuantileScores, StepErrors, pinball_loss
 
 __all__ = ["LOSSES", "ForecastingTask"]
@@ -269,6 +269,8 @@ class ForecastingTask(SeqTask):
     def _plot_forecast(self, series: torch.Tensor) -> None:
         """Step-1 forecasts (with the quantile band) and persistence against the realised values, in test-split
         order (a multi-GPU run concatenates each rank's share)."""
+        from seqconv.tasks.figures import plt  # matplotlib loads here, not at import
+
         predicted, actual, persistence, low, high = series.T.numpy()
         unit = "absolute log return" if self.hparams.target_transform == "abs_log_return" else "price"
         fig, (ax, ax_err) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, height_ratios=[2, 1])
