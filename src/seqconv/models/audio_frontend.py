@@ -1,11 +1,13 @@
-"""AudioFrontend: waveforms ``[B, T]`` -> network input ``[B, C, L]`` (raw, log-mel or MFCC), on the model's device."""
+"""AudioFrontend: waveforms ``[B, T]`` -> network input ``[B, C, L]`` (raw, log-mel or MFCC), on the model's device.
+
+torchaudio loads when a spectral frontend is built, not when :mod:`seqconv.models` is imported (a forecasting run
+never needs it).
+"""
 
 from __future__ import annotations
 
 import torch
-import torchaudio.functional as AF
 from torch import nn
-from torchaudio.transforms import MelSpectrogram
 
 __all__ = ["FRONTENDS", "AudioFrontend"]
 
@@ -60,10 +62,21 @@ class AudioFrontend(nn.Module):
         self.hop_length = max(1, round(hop_seconds * sample_rate))
         self.out_channels = {"waveform": 1, "mel": n_mels, "mfcc": n_mfcc}[kind]
         self.mel = None
+        # SpecAugment's masks, i.i.d. per clip on [B, 1, F, L]; empty when off
+        self.spec_augment = nn.ModuleList()
+        dct = torch.empty(0)
         if kind != "waveform":
+            import torchaudio.functional as AF
+            from torchaudio.transforms import FrequencyMasking, MelSpectrogram, TimeMasking
+
             self.mel = MelSpectrogram(sample_rate, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=n_mels)
+            if freq_mask:
+                self.spec_augment.append(FrequencyMasking(freq_mask, iid_masks=True))
+            if time_mask:
+                self.spec_augment.append(TimeMasking(time_mask, iid_masks=True))
+            if kind == "mfcc":
+                dct = AF.create_dct(n_mfcc, n_mels, norm="ortho")
         # [n_mels, n_mfcc] DCT for MFCC; empty otherwise (always present, so that TorchScript can compile forward)
-        dct = AF.create_dct(n_mfcc, n_mels, norm="ortho") if kind == "mfcc" else torch.empty(0)
         self.register_buffer("dct", dct, persistent=False)
 
     def geometry(self) -> tuple[int, int]:
@@ -76,10 +89,8 @@ class AudioFrontend(nn.Module):
 
     def _mask(self, power: torch.Tensor) -> torch.Tensor:
         specs = power.unsqueeze(1)  # [B, F, L] -> [B, 1, F, L]: one mask per clip
-        if self.freq_mask:
-            specs = AF.mask_along_axis_iid(specs, self.freq_mask, 0.0, axis=2)
-        if self.time_mask:
-            specs = AF.mask_along_axis_iid(specs, self.time_mask, 0.0, axis=3)
+        for mask in self.spec_augment:  # frequency (axis 2), then time (axis 3), set to 0
+            specs = mask(specs)
         return specs.squeeze(1)  # [B, 1, F, L] -> [B, F, L]
 
     @torch.jit.unused
