@@ -70,9 +70,13 @@ def test_every_comparison_runs_with_tiny_sizes(tmp_path):
     assert {("roofline", m) for m in models} | {("CPU threads", m) for m in models} <= cases
     assert sum(r["comparison"] == "input pipelines" for r in rows) == 3 + has_textcnn()
     assert sum(r["comparison"] == "long sequences" for r in rows) == 2
-    assert sum(r["comparison"] == "end-to-end" for r in rows) == 3
-    end_to_end = next(r for r in rows if r["comparison"] == "end-to-end")
-    assert all(run["test_mse"] > 0 for run in end_to_end["data"]["seqconv"])
+    end_to_end = [r for r in rows if r["comparison"] == "end-to-end"]
+    assert len(end_to_end) == 5  # whole process vs 3 tutorial variants, fit alone, start-up
+    assert all(run["test_mse"] > 0 for run in end_to_end[0]["data"]["seqconv"])
+    fit, startup = end_to_end[3:]
+    assert fit["case"].startswith("fit alone") and fit["data"]["fit"][0] > 0
+    assert startup["goal"] == "<= 0.5 s" and startup["data"]["first_step"][0] > 0
+    assert startup["data"]["lightning"][0]["ready"] > 0
     assert (tmp_path / "long_sequence.png").stat().st_size > 0
     backtest = [r for r in rows if r["comparison"] == "backtest"]
     assert len(backtest) == 4 and all(r["seqconv"] for r in backtest)
