@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from seqconv.bench.measure import Context, interleaved, median
 from seqconv.bench.report import Row
-from seqconv.bench.workloads import MODEL_DATA, ModelCase, Workloads, has_textcnn, train_step
+from seqconv.bench.workloads import MODEL_DATA, ModelCase, Workloads, has_textcnn, task_loss, train_step
 
 __all__ = ["VARIANTS", "device_steps", "run"]
 
@@ -38,7 +37,7 @@ def device_steps(case: ModelCase, device: torch.device, variants: tuple[str, ...
         with torch.autocast(device.type, dtype=dtype):
             out = net(x)
         out = out.float()
-        loss = F.cross_entropy(out, y) if y.dtype == torch.long else F.mse_loss(out.squeeze(-1), y)
+        loss = task_loss(out, y)
         if dtype == torch.float16:
             scaler.scale(loss).backward()
             scaler.step(optimizer)

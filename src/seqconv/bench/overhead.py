@@ -18,13 +18,12 @@ import time
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 
 from seqconv.bench.measure import Context, median, threads
 from seqconv.bench.report import Row
-from seqconv.bench.workloads import Workloads, train_step
+from seqconv.bench.workloads import Workloads, task_loss, train_step
 from seqconv.pipeline import build_task, build_trainer
 from seqconv.tasks.optim import param_groups
 
@@ -90,7 +89,7 @@ def _hand_loop(workloads: Workloads, data: str, overrides: list[str], epochs: in
         total, count = 0.0, 0
         with torch.no_grad():
             for batch in val_loader:
-                total += F.mse_loss(net(batch["x"]).squeeze(-1), batch["y"], reduction="sum").item()
+                total += task_loss(net(batch["x"]), batch["y"], reduction="sum").item()
                 count += len(batch["y"])
         if total / count < best:
             best = total / count

@@ -54,11 +54,17 @@ def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
     return cfg
 
 
+def task_loss(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """The task's loss: cross-entropy for class indices, MSE for float targets (a forecaster's ``[B, H]``)."""
+    if y.dtype == torch.long:
+        return F.cross_entropy(out, y, reduction=reduction)
+    return F.mse_loss(out.reshape(y.shape), y, reduction=reduction)
+
+
 def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
     """Forward, the task's loss (MSE for float targets, cross-entropy for class indices), backward, update."""
     optimizer.zero_grad(set_to_none=True)
-    out = net(x)
-    loss = F.cross_entropy(out, y) if y.dtype == torch.long else F.mse_loss(out.squeeze(-1), y)
+    loss = task_loss(net(x), y)
     loss.backward()
     optimizer.step()
 
@@ -90,7 +96,7 @@ class ModelCase:
         self.net.zero_grad(set_to_none=True)
         out = self.net(self.x)
         y = self.y
-        (F.cross_entropy(out, y) if y.dtype == torch.long else F.mse_loss(out.squeeze(-1), y)).backward()
+        task_loss(out, y).backward()
 
     @property
     def shape(self) -> str:
