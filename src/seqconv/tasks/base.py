@@ -81,6 +81,15 @@ class SeqTask(L.LightningModule):
         #: structured results of the last test run that are not one number per key (e.g. per-class tables);
         #: ``train.py`` and ``eval.py`` merge them into ``metrics.json``
         self.test_report: dict[str, Any] = {}
+        # this epoch's summed training loss and item count (a list: no nn.Module attribute bookkeeping per step)
+        self._train_loss: list = [torch.zeros(()), 0]
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Batches come from DataLoaders on the CPU: for a CPU run they already are where they belong (Lightning
+        would call ``.to`` on every tensor of every batch)."""
+        if device.type == "cpu":
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
@@ -91,26 +100,49 @@ class SeqTask(L.LightningModule):
     def _compute_metrics(self, split: str) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
+    def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> tuple[torch.Tensor, bool]:
+        """Loss and metric updates of one batch; returns the loss and whether it is finite (always true outside
+        training, where every batch counts)."""
         loss, outputs = self._forward_loss(batch)
-        if split != "train" or torch.isfinite(loss):
-            self.epoch_loss[f"{split}_loss"].update(loss.detach(), len(batch["y"]))
+        finite = split != "train" or bool(torch.isfinite(loss))
+        if finite:
+            if split == "train":  # summed here, handed to the epoch metric once (its update costs per call)
+                self._train_loss[0].add_(loss.detach() * len(batch["y"]))
+                self._train_loss[1] += len(batch["y"])
+            else:
+                self.epoch_loss[f"{split}_loss"].update(loss.detach(), len(batch["y"]))
             if split != "train" or self.train_metrics:
                 self._update_metrics(split, outputs, batch)
-        if split == "train":
+        if split == "train" and self._step_logged():
             self.log("train/loss_step", loss, prog_bar=True, batch_size=len(batch["y"]))
-        return loss
+        return loss, finite
+
+    def _step_logged(self) -> bool:
+        """Whether this training step's ``train/loss_step`` reaches anyone: Lightning hands step values to the
+        loggers only every ``trainer.log_every_n_steps`` steps, and ``self.log`` costs per call whether or not
+        they do; the progress bar shows the latest logged value."""
+        trainer = self._trainer
+        if trainer is None or (not trainer.loggers and trainer.progress_bar_callback is None):
+            return False
+        connector = getattr(trainer, "_logger_connector", None)
+        return bool(getattr(connector, "should_update_logs", True))
 
     def _log_epoch(self, split: str) -> None:
-        values = {"loss": self.epoch_loss[f"{split}_loss"].compute()}
+        metric = self.epoch_loss[f"{split}_loss"]
+        if split == "train":
+            total, count = self._train_loss
+            if count:
+                metric.update(total / count, count)
+            self._train_loss = [torch.zeros((), device=self.device), 0]
+        values = {"loss": metric.compute()}
         if split != "train" or self.train_metrics:
             values.update(self._compute_metrics(split))
-        self.epoch_loss[f"{split}_loss"].reset()
+        metric.reset()
         self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=split == "val")
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
-        loss = self._shared_step(batch, "train")
-        if torch.isfinite(loss):
+        loss, finite = self._shared_step(batch, "train")
+        if finite:
             return loss
         where = f"global step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
         if self.nonfinite_loss == "skip" and self.skipped_batches < self.max_skipped_batches:
@@ -134,6 +166,9 @@ class SeqTask(L.LightningModule):
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "test")
+
+    def on_train_epoch_start(self) -> None:
+        self._train_loss = [torch.zeros((), device=self.device), 0]
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
