@@ -15,13 +15,14 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.io import AsyncCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from seqconv.data.datamodule import SeqDataModule
 from seqconv.data.stocks.preprocessor import check_quantiles
 from seqconv.errors import ConfigError
-from seqconv.runtime import set_num_threads
+from seqconv.runtime import drop_nvml_probe_without_gpu, set_num_threads
 from seqconv.training.checkpoint_io import CONFIG_KEY, PREPROCESSOR_KEY, load_run_checkpoint
 
 __all__ = [
@@ -187,4 +188,10 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[Callback] = ()) -> L.Tr
     """Trainer with the configured callbacks and loggers (groups ``callbacks`` and ``logger``)."""
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
-    return instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
+    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
+    drop_nvml_probe_without_gpu()
+    checkpoint_io = trainer.strategy.checkpoint_io
+    if isinstance(checkpoint_io, AsyncCheckpointIO) and any(getattr(lg, "_log_model", None) == "all" for lg in loggers):
+        # a logger that uploads each checkpoint as it is saved must find it written
+        trainer.strategy.checkpoint_io = checkpoint_io.checkpoint_io
+    return trainer

@@ -135,7 +135,13 @@ def _assert_trainer_as_configured(trainer: Trainer, cfg) -> None:
     expected = SingleDeviceStrategy if strategy == "auto" else StrategyRegistry[strategy]["strategy"]
     assert type(trainer.strategy) is expected
     for plugin in t.plugins:
-        assert isinstance(trainer.strategy.checkpoint_io, get_class(plugin._target_))
+        checkpoint_io = trainer.strategy.checkpoint_io
+        uploads_each = any(getattr(lg, "_log_model", None) == "all" for lg in trainer.loggers)
+        if "checkpoint_io" in plugin and uploads_each:  # build_trainer writes in the foreground for such loggers
+            plugin = plugin.checkpoint_io
+        assert isinstance(checkpoint_io, get_class(plugin._target_))
+        if "checkpoint_io" in plugin:
+            assert isinstance(checkpoint_io.checkpoint_io, get_class(plugin.checkpoint_io._target_))
     if t.get("profiler") is not None:
         assert type(trainer.profiler) is get_class(t.profiler._target_)
         assert (trainer.profiler.dirpath, trainer.profiler.filename) == (t.profiler.dirpath, t.profiler.filename)
@@ -206,3 +212,17 @@ def test_wandb_sweep_parameters_are_valid_overrides():
     cfg = _compose([*fixed, *overrides])
     assert cfg.model.net._target_.endswith("TCNForecaster")
     assert cfg.optimized_metric == sweep["metric"]["name"]
+
+
+def test_checkpoints_are_written_in_the_foreground_for_a_logger_that_uploads_each_one(monkeypatch):
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.plugins.io import AsyncCheckpointIO
+
+    from seqconv.training import AtomicCheckpointIO
+
+    cfg = _compose(["logger=csv", "trainer.accelerator=cpu"])
+    assert isinstance(build_trainer(cfg).strategy.checkpoint_io, AsyncCheckpointIO)
+    # what WandbLogger(log_model="all") has: it reads each checkpoint file as soon as it is saved
+    monkeypatch.setattr(CSVLogger, "_log_model", "all", raising=False)
+    checkpoint_io = build_trainer(cfg).strategy.checkpoint_io
+    assert type(checkpoint_io) is AtomicCheckpointIO
