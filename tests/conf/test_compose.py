@@ -14,6 +14,7 @@ from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
 from lightning import LightningDataModule, Trainer
 from lightning.pytorch.accelerators import CPUAccelerator
+from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers.logger import DummyLogger
 from lightning.pytorch.strategies import SingleDeviceStrategy, StrategyRegistry
 from omegaconf import OmegaConf, open_dict
@@ -226,3 +227,22 @@ def test_checkpoints_are_written_in_the_foreground_for_a_logger_that_uploads_eac
     monkeypatch.setattr(CSVLogger, "_log_model", "all", raising=False)
     checkpoint_io = build_trainer(cfg).strategy.checkpoint_io
     assert type(checkpoint_io) is AtomicCheckpointIO
+
+
+@pytest.mark.parametrize("option", _options("data"))
+def test_each_data_option_brings_its_domains_early_stopping(option):
+    stopping = OmegaConf.load(CONF / "stopping" / f"{option}.yaml")  # every data option has one
+    trainer = build_trainer(_compose([f"data={option}", "logger=none", "trainer.accelerator=cpu"]))
+    (early,) = [c for c in trainer.callbacks if isinstance(c, EarlyStopping)]
+    assert (early.patience, abs(early.min_delta)) == (stopping.patience, stopping.min_delta)
+    assert {p.stem for p in (CONF / "stopping").glob("*.yaml")} == set(_options("data"))  # and nothing else
+
+
+def test_early_stopping_overrides_win_and_a_data_config_without_defaults_falls_back(tmp_path):
+    cfg = _compose(["data=reviews", "callbacks.early_stopping.patience=7", "callbacks.early_stopping.min_delta=0.5"])
+    assert (cfg.callbacks.early_stopping.patience, cfg.callbacks.early_stopping.min_delta) == (7, 0.5)
+    # a data config of the user's own (no conf/stopping/<name>.yaml): Lightning's usual patience
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mine.yaml").write_text((CONF / "data" / "stocks.yaml").read_text())
+    cfg = _compose([f"hydra.searchpath=[file://{tmp_path}]", "data=mine"])
+    assert (cfg.callbacks.early_stopping.patience, cfg.callbacks.early_stopping.min_delta) == (8, 0.0)
