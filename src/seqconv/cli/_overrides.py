@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import re
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
@@ -13,7 +15,9 @@ from omegaconf import DictConfig
 
 from seqconv.cli._errors import USAGE_ERROR_EXIT
 
-__all__ = ["check_override_keys"]
+__all__ = ["check_override_keys", "run_checked"]
+
+T = TypeVar("T")
 
 _NOT_IN_STRUCT = re.compile(r"Key '([^']+)' is not in struct\s+full_key: (\S+)")
 
@@ -65,3 +69,15 @@ def check_override_keys(config_name: str, argv: list[str]) -> None:
         raise SystemExit(USAGE_ERROR_EXIT) from None
     except Exception:  # noqa: BLE001 - Hydra reports every other problem itself
         return
+
+
+def run_checked(config_name: str, hydra_main: Callable[[], T]) -> T:
+    """Run a ``@hydra.main`` entry point; if it stops with status 1 (how Hydra ends after printing a composition
+    error), :func:`check_override_keys` explains an unknown key (valid keys, "did you mean") and exits with
+    status 2. Composing the config a second time costs about 0.3 s, so only a failed run pays it."""
+    try:
+        return hydra_main()
+    except SystemExit as stop:
+        if stop.code == 1:
+            check_override_keys(config_name, sys.argv[1:])
+        raise

@@ -11,7 +11,6 @@ that have none, and parallel fold jobs (``-m backtest.fold=...``) share the work
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from seqconv.backtest import (
     write_fold,
 )
 from seqconv.cli._errors import user_errors_exit
-from seqconv.cli._overrides import check_override_keys
+from seqconv.cli._overrides import run_checked
 from seqconv.cli.train import train
 from seqconv.data.stocks import StocksDataModule
 from seqconv.errors import ConfigError
@@ -163,9 +162,8 @@ def _hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
 
 
 def main() -> dict[str, Any] | None:
-    """Console entry point: check the override keys, then hand over to Hydra."""
-    check_override_keys("backtest", sys.argv[1:])
-    return _hydra_main()
+    """Console entry point: Hydra, with a misspelled override key explained (exit 2)."""
+    return run_checked("backtest", _hydra_main)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ whole set is the test split (``data.test_only``), and labels are matched to the 
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqconv.cli._errors import user_errors_exit
-from seqconv.cli._overrides import check_override_keys
+from seqconv.cli._overrides import run_checked
 from seqconv.cli._report import final_metrics, print_summary
 from seqconv.data.preprocessor import preprocessor_from_state
 from seqconv.pipeline import apply_num_threads, build_task, build_trainer, restore_datamodule
@@ -92,9 +91,8 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Console entry point: check the override keys, then hand over to Hydra."""
-    check_override_keys("eval", sys.argv[1:])
-    return _hydra_main()
+    """Console entry point: Hydra, with a misspelled override key explained (exit 2)."""
+    return run_checked("eval", _hydra_main)
 
 
 if __name__ == "__main__":

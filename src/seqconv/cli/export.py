@@ -7,7 +7,6 @@ and on a batch of the checkpoint's test split, and writes a sidecar JSON beside 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from seqconv.cli._errors import user_errors_exit
-from seqconv.cli._overrides import check_override_keys
+from seqconv.cli._overrides import run_checked
 from seqconv.errors import ConfigError
 from seqconv.export import FORMATS, SUFFIXES, describe_run, export_network, load_run, real_batch, write_sidecar
 from seqconv.streaming import describe_streaming, export_streaming_step, streaming_step
@@ -83,9 +82,8 @@ def _hydra_main(cfg: DictConfig) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Console entry point: check the override keys, then hand over to Hydra."""
-    check_override_keys("export", sys.argv[1:])
-    return _hydra_main()
+    """Console entry point: Hydra, with a misspelled override key explained (exit 2)."""
+    return run_checked("export", _hydra_main)
 
 
 if __name__ == "__main__":

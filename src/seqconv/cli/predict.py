@@ -8,7 +8,6 @@ its sidecar JSON beside it); both go through the same fitted preprocessor, store
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from seqconv.cli._errors import user_errors_exit
-from seqconv.cli._overrides import check_override_keys
+from seqconv.cli._overrides import run_checked
 from seqconv.data.preprocessor import Preprocessor, preprocessor_from_state
 from seqconv.errors import ConfigError
 from seqconv.export import (
@@ -78,9 +77,8 @@ def _hydra_main(cfg: DictConfig) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    """Console entry point: check the override keys, then hand over to Hydra."""
-    check_override_keys("predict", sys.argv[1:])
-    return _hydra_main()
+    """Console entry point: Hydra, with a misspelled override key explained (exit 2)."""
+    return run_checked("predict", _hydra_main)
 
 
 if __name__ == "__main__":

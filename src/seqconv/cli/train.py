@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from seqconv.cli._errors import user_errors_exit
-from seqconv.cli._overrides import check_override_keys
+from seqconv.cli._overrides import run_checked
 from seqconv.cli._report import final_metrics, print_summary
 from seqconv.data.datamodule import SeqDataModule
 from seqconv.errors import ConfigError
@@ -202,9 +201,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 
 def main() -> float | None:
-    """Console entry point: check the override keys, then hand over to Hydra."""
-    check_override_keys("train", sys.argv[1:])
-    return _hydra_main()
+    """Console entry point: Hydra, with a misspelled override key explained (exit 2)."""
+    return run_checked("train", _hydra_main)
 
 
 if __name__ == "__main__":
