@@ -76,10 +76,13 @@ def test_model_options_compose_and_build_networks_and_optimizers(option):
 
 def _is_configured_as(callback, cls: type, settings: dict) -> bool:
     """``callback`` is a ``cls`` with these settings, stored under their own name or, in Lightning's callbacks,
-    as a private ``_name``."""
-    return type(callback) is cls and all(
-        getattr(callback, key if hasattr(callback, key) else f"_{key}") == value for key, value in settings.items()
-    )
+    as a private ``_name`` (EarlyStopping stores ``min_delta`` negated when it minimises)."""
+
+    def stored(key: str) -> object:
+        value = getattr(callback, key if hasattr(callback, key) else f"_{key}")
+        return abs(value) if isinstance(callback, EarlyStopping) and key == "min_delta" else value
+
+    return type(callback) is cls and all(stored(key) == value for key, value in settings.items())
 
 
 def _assert_callbacks_as_configured(trainer: Trainer, callbacks_cfg) -> None:
