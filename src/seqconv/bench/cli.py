@@ -20,7 +20,17 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from seqconv.bench import backtest, compute, end_to_end, gpu, long_sequence, overhead, pipelines, windowing
+from seqconv.bench import (
+    backtest,
+    baselines,
+    compute,
+    end_to_end,
+    gpu,
+    long_sequence,
+    overhead,
+    pipelines,
+    windowing,
+)
 from seqconv.bench.measure import Context, machine_info
 from seqconv.bench.report import Row, write_results
 from seqconv.bench.workloads import Workloads
@@ -36,12 +46,14 @@ COMPARISONS: dict[str, Callable[[Context, Workloads], list[Row]]] = {
     "long_sequence": long_sequence.run,
     "end_to_end": end_to_end.run,
     "backtest": backtest.run,
+    "baselines": baselines.run,
     "gpu": gpu.run,
 }
 # the order of the table: the issue's
 TABLE_ORDER = [
     "end-to-end",
     "backtest",
+    "classification baselines",
     "Lightning overhead",
     "roofline",
     "windowing",
