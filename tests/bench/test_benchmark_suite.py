@@ -9,6 +9,7 @@ import torch
 from seqconv.bench.cli import main
 from seqconv.bench.gpu import device_steps
 from seqconv.bench.measure import Context
+from seqconv.bench.overhead import PARTS
 from seqconv.bench.report import Row, markdown_table
 from seqconv.bench.windowing import python_loop_windows
 from seqconv.bench.workloads import MODEL_DATA, Workloads, has_textcnn
@@ -35,15 +36,22 @@ def test_markdown_table_numbers_the_notes_and_marks_missed_goals():
 
 
 def test_cheap_comparisons_write_the_table_and_the_json(tmp_path, capsys):
-    main(["--quick", "--out", str(tmp_path), "--only", "windowing", "overhead", "gpu"])
+    main(["--quick", "--out", str(tmp_path), "--only", "windowing", "overhead", "gpu", "real_data"])
     rows = _rows(tmp_path)
     by_comparison = {}
     for row in rows:
         by_comparison.setdefault(row["comparison"], []).append(row)
-    assert list(by_comparison) == ["Lightning overhead", "windowing", "GPU"]  # the table's order
+    assert list(by_comparison) == ["real data", "Lightning overhead", "windowing", "GPU"]  # the table's order
+    assert all(r["seqconv"] == "not run" and r["met"] is None for r in by_comparison["real data"])  # no sources
     overhead = by_comparison["Lightning overhead"]
-    assert [r["goal"] != "" for r in overhead] == [True, False, False, False, True]  # classic set-up, then default
+    # classic set-up (defaults <= 10%, bare <= 5%), then train.py's default data
+    assert [r["goal"] for r in overhead] == ["<= 10% slower", "", "", "<= 5% slower", "<= 10% slower"]
     assert all(r["data"]["epoch_seconds"] for r in overhead)
+    for row in (r for r in overhead if r["goal"]):  # where the extra time goes, part by part, and the rest
+        assert "Where the extra" in row["note"] and "Lightning's loop" in row["note"]
+        assert set(row["data"]["seconds_per_epoch_in"]) == set(PARTS)
+    defaults = overhead[0]["data"]["seconds_per_epoch_in"]
+    assert defaults["epoch metrics through self.log"] > 0 and defaults["progress bar"] > 0
     (windowing,) = by_comparison["windowing"]
     assert windowing["data"]["shares_storage"] and windowing["data"]["view_extra_bytes"] == 0
     if not torch.cuda.is_available():
@@ -63,6 +71,7 @@ def test_mixed_precision_steps_run_without_a_gpu(tmp_path):
 def test_every_comparison_runs_with_tiny_sizes(tmp_path):
     main(
         ["--quick", "--out", str(tmp_path), "--only", "compute", "pipelines", "long_sequence", "end_to_end", "backtest"]
+        + ["baselines"]
     )
     rows = _rows(tmp_path)
     cases = {(r["comparison"], r["case"].split(" ")[0]) for r in rows}
@@ -81,3 +90,8 @@ def test_every_comparison_runs_with_tiny_sizes(tmp_path):
     backtest = [r for r in rows if r["comparison"] == "backtest"]
     assert len(backtest) == 4 and all(r["seqconv"] for r in backtest)
     assert "skill_ewma" in backtest[-1]["data"] and 0 <= backtest[2]["data"]["coverage"] <= 1
+    baselines = [r for r in rows if r["comparison"] == "classification baselines"]
+    assert len(baselines) == 1 + has_textcnn()
+    for row in baselines:
+        (fitted,), (whole,) = row["data"]["baseline_seconds"], row["data"]["run_seconds"]
+        assert 0 < fitted < whole and row["met"] == (fitted / whole <= 0.10)

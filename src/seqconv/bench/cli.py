@@ -29,6 +29,7 @@ from seqconv.bench import (
     long_sequence,
     overhead,
     pipelines,
+    real_data,
     windowing,
 )
 from seqconv.bench.measure import Context, machine_info
@@ -47,12 +48,14 @@ COMPARISONS: dict[str, Callable[[Context, Workloads], list[Row]]] = {
     "end_to_end": end_to_end.run,
     "backtest": backtest.run,
     "baselines": baselines.run,
+    "real_data": real_data.run,
     "gpu": gpu.run,
 }
 # the order of the table: the issue's
 TABLE_ORDER = [
     "end-to-end",
     "backtest",
+    "real data",
     "classification baselines",
     "Lightning overhead",
     "roofline",
@@ -84,12 +87,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=list(COMPARISONS), help="run these comparisons only")
     parser.add_argument("--repeats", type=int, help="repeats of each timed thing (default 3, 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that the suite runs")
+    for option, what in (("imdb", "IMDB (aclImdb)"), ("fsdd", "the Free Spoken Digit Dataset")):
+        parser.add_argument(
+            f"--{option}",
+            metavar="SOURCE",
+            help=f"run the real-data row on {what}: its URL, a mirror's, 'default' (the config's) or a local copy",
+        )
     args = parser.parse_args(argv)
     out = args.out or Path("logs/bench") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     repeats = args.repeats or (1 if args.quick else 3)
     if repeats < 1:
         parser.error(f"--repeats must be at least 1, got {repeats}")
-    ctx = Context(out.resolve(), quick=args.quick, repeats=repeats)
+    sources = {k: v for k, v in (("imdb", args.imdb), ("fsdd", args.fsdd)) if v}
+    ctx = Context(out.resolve(), quick=args.quick, repeats=repeats, sources=sources)
     machine = machine_info()
     command = shlex.join(["seqconv-bench", *(sys.argv[1:] if argv is None else argv)])
     start = time.perf_counter()

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -42,11 +42,13 @@ class Context:
         out: the folder for run dirs, generated data and plots.
         quick: tiny sizes and few repeats (the smoke test); the figures then mean nothing.
         repeats: how many times each timed thing runs (medians are reported).
+        sources: where the real-data rows get their data (``imdb``, ``fsdd``: a URL, ``default`` or a path).
     """
 
     out: Path
     quick: bool = False
     repeats: int = 3
+    sources: dict[str, str] = field(default_factory=dict)
 
     def log(self, message: str) -> None:
         """Progress on stderr, so that stdout holds only the table."""
