@@ -73,6 +73,17 @@ def test_backtest_writes_every_forecast_and_a_resumed_run_equals_an_uninterrupte
     assert resumed["aggregate"] == pytest.approx(result["aggregate"], rel=1e-6)
     assert pd.read_csv(out / "backtest.csv").equals(table)
 
+    # every fold done (the parallel recipe's second command): the aggregate alone, read from the fold results
+    (out / "backtest.json").unlink()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module("seqconv.conf", version_base="1.3"):
+            cfg = compose("backtest", overrides=[*options[:-1], f"paths.output_dir={out}", "logger=none", "model=tcn"])
+    finally:
+        GlobalHydra.instance().clear()
+    assert backtest(cfg) == pytest.approx(result["aggregate"], rel=1e-6)
+    assert (out / "folds" / "fold_0" / "result.json").stat().st_mtime_ns == fold0  # nothing retrained
+
 
 @pytest.mark.parametrize(
     ("overrides", "fragment"),

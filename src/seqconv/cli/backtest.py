@@ -81,6 +81,7 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
         raise ConfigError(f"backtest.fold={bt.fold}: the backtest has folds 0..{len(plan) - 1}")
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
     todo = [plan[bt.fold]] if bt.fold is not None else plan
+    fold_dm = None  # the last fold's datamodule run here; None when every fold was done already
     for fold in todo:
         result = _fold_dir(out, fold.index) / "result.json"
         if result.is_file():
@@ -104,7 +105,7 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
         log.info("fold %d (cutoff %s): %s", fold.index, fold.cutoff, _summary(forecast.metrics))
     if bt.fold is not None:
         return None
-    return _aggregate(cfg, out, plan, task_cfg, fold_dm if todo else None)
+    return _aggregate(cfg, out, plan, task_cfg, fold_dm)
 
 
 def _summary(metrics: dict[str, float]) -> str:
