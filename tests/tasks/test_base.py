@@ -2,11 +2,13 @@
 
 import csv
 import functools
+import warnings
 
 import lightning as L
 import pytest
 import torch
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.trainer.connectors import data_connector
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -81,3 +83,30 @@ def test_cpu_batches_are_handed_over_as_they_are():
     assert task.transfer_batch_to_device(batch, torch.device("cpu"), 0) is batch
     moved = task.transfer_batch_to_device(batch, torch.device("meta"), 0)
     assert moved is not batch and moved["x"].device.type == "meta"
+
+
+def test_fitting_with_a_datamodule_does_not_warn_about_the_batch_transfer_hook():
+    class _Data(L.LightningDataModule):
+        def train_dataloader(self):
+            return _loader(16, 8)
+
+    class _DataWithHook(_Data):
+        def transfer_batch_to_device(self, batch, device, dataloader_idx):
+            return batch
+
+    def warnings_of(datamodule):
+        trainer = L.Trainer(
+            max_epochs=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        data_connector.warning_cache.clear()  # Lightning warns once per process
+        with warnings.catch_warnings(record=True) as caught:  # the filters in force, every warning recorded
+            trainer.fit(_task(), datamodule=datamodule)
+        return [str(w.message) for w in caught if "transfer_batch_to_device" in str(w.message)]
+
+    assert warnings_of(_Data()) == []  # the task's hook runs, as intended: no notice
+    # a datamodule's own hook wins over the task's, and Lightning's notice of that is kept
+    assert any("both `LightningModule` and `LightningDataModule`" in m for m in warnings_of(_DataWithHook()))
