@@ -67,10 +67,15 @@ def test_epoch_training_loss_is_the_item_weighted_mean_and_step_losses_follow_th
         assert value == pytest.approx(steps.losses[step][0], rel=1e-5)
 
 
-def test_without_logger_or_progress_bar_the_step_loss_is_not_logged():
-    trainer = L.Trainer(
+def _bare_trainer() -> L.Trainer:
+    """One epoch, nothing besides the loop: no logger, checkpoints, progress bar or summary."""
+    return L.Trainer(
         max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
     )
+
+
+def test_without_logger_or_progress_bar_the_step_loss_is_not_logged():
+    trainer = _bare_trainer()
     task = _task()
     trainer.fit(task, train_dataloaders=_loader(16, 8))
     assert "train/loss_step" not in trainer.callback_metrics
@@ -95,13 +100,7 @@ def test_fitting_with_a_datamodule_does_not_warn_about_the_batch_transfer_hook()
             return batch
 
     def warnings_of(datamodule):
-        trainer = L.Trainer(
-            max_epochs=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
+        trainer = _bare_trainer()
         data_connector.warning_cache.clear()  # Lightning warns once per process
         with warnings.catch_warnings(record=True) as caught:  # the filters in force, every warning recorded
             trainer.fit(_task(), datamodule=datamodule)

@@ -57,7 +57,6 @@ class AudioFrontend(nn.Module):
         if kind == "mfcc" and not 0 < n_mfcc <= n_mels:
             raise ValueError(f"n_mfcc must be in [1, n_mels={n_mels}], got {n_mfcc}")
         self.kind, self.sample_rate = kind, sample_rate
-        self.freq_mask, self.time_mask = freq_mask, time_mask
         self.n_fft = max(2, round(win_seconds * sample_rate))
         self.hop_length = max(1, round(hop_seconds * sample_rate))
         self.out_channels = {"waveform": 1, "mel": n_mels, "mfcc": n_mfcc}[kind]
@@ -108,7 +107,7 @@ class AudioFrontend(nn.Module):
         if not torch.jit.is_scripting():
             self._check_length(wave)
         power = self.mel(wave)  # [B, T] -> [B, n_mels, L]
-        if self.training and (self.freq_mask or self.time_mask):
+        if self.training and len(self.spec_augment) > 0:
             power = self._mask(power)
         features = torch.log(power + 1e-6)
         if self.kind == "mfcc":

@@ -136,9 +136,8 @@ class SeqTask(L.LightningModule):
         metric = self.epoch_loss[f"{split}_loss"]
         if split == "train":
             total, count = self._train_loss
-            if count:
+            if count:  # on_train_epoch_start starts the next epoch's sum
                 metric.update(total / count, count)
-            self._train_loss = [torch.zeros((), device=self.device), 0]
         values = {"loss": metric.compute()}
         if split != "train" or self.train_metrics:
             values.update(self._compute_metrics(split))
