@@ -30,7 +30,6 @@ def _domains(ctx: Context) -> list[tuple[str, str]]:
 
 def run(ctx: Context, workloads: Workloads) -> list[Row]:
     """One row per classification domain: baseline seconds / whole-run seconds, median of the repeats."""
-    quick = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"] if ctx.quick else []
     rows = []
     for data, model in _domains(ctx):
         shares, fitted, totals = [], [], []
@@ -39,7 +38,7 @@ def run(ctx: Context, workloads: Workloads) -> list[Row]:
             run_dir = ctx.out / "baselines" / f"{data}_{repeat}"
             shutil.rmtree(run_dir, ignore_errors=True)
             args = ["-m", "seqconv.cli.train", f"model={model}", *workloads.data_overrides(data), "logger=none"]
-            args += [f"hydra.run.dir={run_dir}", "callbacks.progress_bar=null", *quick]
+            args += [f"hydra.run.dir={run_dir}", "callbacks.progress_bar=null", *ctx.train_overrides()]
             if data == "reviews":  # a cache of its own per repeat: tokenizing is part of the run's time
                 args.append(f"data.data_dir={run_dir / 'cache'}")
             seconds, output = run_python(args, ctx.out, timeout=1800)

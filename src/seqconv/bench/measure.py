@@ -50,6 +50,10 @@ class Context:
     repeats: int = 3
     sources: dict[str, str] = field(default_factory=dict)
 
+    def train_overrides(self) -> list[str]:
+        """``train.py`` overrides of a timed run: with ``quick``, one epoch of two batches (the smoke test)."""
+        return ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"] if self.quick else []
+
     def log(self, message: str) -> None:
         """Progress on stderr, so that stdout holds only the table."""
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

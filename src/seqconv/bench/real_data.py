@@ -59,7 +59,7 @@ def run(ctx: Context, workloads: Workloads) -> list[Row]:
         args = ["-m", "seqconv.cli.train", f"model={model}", f"data={data}", f"hydra.run.dir={run_dir}"]
         args += [f"paths.data_dir={run_dir / 'data'}", "logger=none", "callbacks.progress_bar=null"]
         args += _source_overrides(source)
-        args += ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"] if ctx.quick else []
+        args += ctx.train_overrides()
         seconds, _ = run_python(args, ctx.out, timeout=3600)
         metrics = read_json(run_dir / "metrics.json")
         accuracy = float(metrics["test/acc"])
