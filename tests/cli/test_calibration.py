@@ -1,5 +1,6 @@
-"""``task.calibration=temperature`` end to end: train.py fits the temperature into the best checkpoint's
-preprocessor; eval.py, predict.py from the checkpoint and predict.py from an ONNX export all apply it."""
+"""``task.calibration`` end to end: train.py fits the temperature (a classifier) or the conformal quantile offsets
+(a quantile forecaster) into the best checkpoint's preprocessor; eval.py, predict.py from the checkpoint and
+predict.py from an ONNX export all apply it."""
 
 import subprocess
 import sys
@@ -93,3 +94,58 @@ def test_calibration_without_a_validation_split_exits_2_before_training(run_entr
     assert "task.calibration=temperature" in run.proc.stderr and "validation split" in run.proc.stderr
     assert "Traceback" not in run.output
     assert not (run.run_dir / "metrics.json").exists() and not list(run.run_dir.glob("checkpoints/*.ckpt"))
+
+
+# -- forecasting: task.calibration=conformal --------------------------------------------------------------------------
+def _prices(path: Path, rows: int = 400) -> Path:
+    rng = np.random.default_rng(5)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, rows)))
+    dates = pd.bdate_range("2015-01-01", periods=rows).strftime("%Y-%m-%d")
+    pd.DataFrame({"Date": dates, "Close": close}).to_csv(path, index=False)
+    return path
+
+
+def test_the_conformal_offsets_reach_eval_predict_and_the_export(run_entry, tmp_path):
+    prices = _prices(tmp_path / "prices.csv")
+    train = run_entry(
+        "train.py", "model=tcn", f"data.path={prices}", "data.window=20", "data.horizon=2", "model.net.channels=[8,8]",
+        "task.quantiles=[0.1,0.5,0.9]", "task.calibration=conformal", "trainer.max_epochs=2", "seed=0",
+        "runtime.num_threads=1", "logger=none",
+    )  # fmt: skip
+    assert train.proc.returncode == 0, train.output
+    best = Path(train.metrics["best_model_path"])
+    offsets = torch.load(best, map_location="cpu", weights_only=True)["seqconv_preprocessor"]["quantile_offsets"]
+    assert len(offsets) == 2 and all(len(row) == 3 and row[1] == 0.0 for row in offsets)
+    assert any(row[0] != 0.0 or row[2] != 0.0 for row in offsets)
+
+    evaluated = run_entry("eval.py", f"ckpt_path={best}", "runtime.num_threads=1")
+    assert evaluated.proc.returncode == 0, evaluated.output
+    for key in ("test/coverage", "test/interval_width", "test/pinball", "test/mse"):
+        assert evaluated.metrics[key] == pytest.approx(train.metrics[key], rel=1e-6), key
+
+    model = tmp_path / "exported" / "model.onnx"
+    export = subprocess.run(
+        [sys.executable, str(REPO / "export.py"), f"hydra.run.dir={tmp_path / 'export'}", f"ckpt_path={best}",
+         "format=onnx", f"output={model}"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    run = load_run(best)
+    pre = run.preprocessor
+    frame = pre.read(prices)
+    with torch.no_grad():
+        raw = run.net(pre.model_input(frame, str(prices))).double().reshape(2, 3)  # [H, Q], uncalibrated
+    shifted = (raw + torch.tensor(offsets, dtype=torch.float64)).sort(dim=-1).values
+    expected = pre.to_answer(shifted[None], torch.tensor([float(frame["close"].iloc[-1])], dtype=torch.float64))[0]
+    for source, path in (("ckpt_path", best), ("model_path", model)):
+        rows = _predict(source, path, prices)
+        got = torch.tensor([[r["q0.1"], r["q0.5"], r["q0.9"]] for r in rows], dtype=torch.float64)
+        torch.testing.assert_close(got, expected, atol=0, rtol=1e-5, msg=source)
+
+
+def test_conformal_calibration_without_quantiles_exits_2_before_training(run_entry, tmp_path):
+    run = run_entry("train.py", "model=tcn", f"data.path={_prices(tmp_path / 'p.csv')}", "task.calibration=conformal")
+    assert run.proc.returncode == 2, run.output
+    assert "task.calibration=conformal calibrates quantile forecasts" in run.proc.stderr
+    assert "Traceback" not in run.output
+    assert not list(run.run_dir.glob("checkpoints/*.ckpt"))

@@ -193,6 +193,8 @@ def test_quantile_metrics_equal_a_hand_computation_and_quantiles_never_cross():
         ({"quantiles": [0.0, 0.5]}, r"in \(0, 1\)"),
         ({"horizon": 0}, "data.horizon must be >= 1"),
         ({"horizon": 2, "target_mean": [0.0]}, "target_mean has 1 values for horizon=2"),
+        ({"calibration": "conformal"}, r"task.calibration=conformal calibrates quantile forecasts.*task.quantiles"),
+        ({"calibration": "isotonic", "quantiles": [0.1, 0.9]}, r"unknown task.calibration='isotonic'"),
     ],
 )
 def test_bad_forecasting_settings_name_the_key(kwargs, fragment):

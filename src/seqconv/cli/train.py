@@ -18,6 +18,7 @@ from seqconv.cli._errors import user_errors_exit
 from seqconv.cli._overrides import run_checked
 from seqconv.cli._report import final_metrics, print_summary
 from seqconv.data.datamodule import SeqDataModule
+from seqconv.data.stocks.preprocessor import split_output
 from seqconv.errors import ConfigError
 from seqconv.pipeline import (
     apply_num_threads,
@@ -27,9 +28,9 @@ from seqconv.pipeline import (
     check_config,
     count_parameters,
 )
-from seqconv.tasks import ClassificationTask
+from seqconv.tasks import ClassificationTask, ForecastingTask
 from seqconv.tasks.baselines import run_baselines
-from seqconv.tasks.calibration import collect_logits, fit_temperature
+from seqconv.tasks.calibration import collect_logits, fit_quantile_offsets, fit_temperature
 from seqconv.training import (
     PREPROCESSOR_KEY,
     EpochSeed,
@@ -80,7 +81,7 @@ def _baselines(datamodule: SeqDataModule, names: tuple[str, ...]) -> dict[str, A
 
 def _check_calibration(cfg: DictConfig, task: L.LightningModule, datamodule: SeqDataModule) -> None:
     """Before training: ``task.calibration`` needs a validation split to fit on."""
-    if not (isinstance(task, ClassificationTask) and task.calibration):
+    if not getattr(task, "calibration", None):
         return
     val = datamodule.datasets.get("val")
     if val is None or len(val) == 0 or cfg.trainer.get("limit_val_batches") == 0:
@@ -91,14 +92,22 @@ def _check_calibration(cfg: DictConfig, task: L.LightningModule, datamodule: Seq
         )
 
 
-def _calibrate(trainer: L.Trainer, task: ClassificationTask, datamodule: SeqDataModule, best: str) -> None:
-    """Fit the temperature on the validation split with the best checkpoint's weights, store it in the datamodule's
-    preprocessor, and write it into that checkpoint (the one eval.py, predict.py and export.py read)."""
+def _calibrate(trainer: L.Trainer, task: L.LightningModule, datamodule: SeqDataModule, best: str) -> None:
+    """Fit the calibration on the validation split with the best checkpoint's weights (a classifier's temperature,
+    a quantile forecaster's conformal offsets), store it in the datamodule's preprocessor, and write it into that
+    checkpoint (the one eval.py, predict.py, backtest.py and export.py read)."""
     if best:
         task.load_state_dict(torch.load(best, map_location=task.device, weights_only=True)["state_dict"])
-    logits, target = collect_logits(task.net, datamodule.val_dataloader())
-    temperature = trainer.strategy.broadcast(fit_temperature(logits, target), src=0)  # one value on every rank
-    datamodule.preprocessor.set_temperature(temperature)
+    outputs, target = collect_logits(task.net, datamodule.val_dataloader())
+    if isinstance(task, ForecastingTask):
+        quantiles = split_output(outputs, task.horizon, task.quantiles)  # [N, H, Q]
+        offsets = fit_quantile_offsets(quantiles, target.reshape(len(quantiles), -1), task.quantiles, task.point)
+        offsets = trainer.strategy.broadcast(offsets, src=0)  # the same on every rank
+        datamodule.preprocessor.set_quantile_offsets(offsets.tolist())
+        log.info("conformal quantile offsets (scaled units, per step x level): %s", offsets.numpy().round(4).tolist())
+    else:
+        temperature = trainer.strategy.broadcast(fit_temperature(outputs, target), src=0)  # one value on every rank
+        datamodule.preprocessor.set_temperature(temperature)
     if best and trainer.is_global_zero:
         checkpoint = torch.load(best, map_location="cpu", weights_only=True)
         checkpoint[PREPROCESSOR_KEY] = datamodule.preprocessor.state_dict()
@@ -169,7 +178,7 @@ def train(cfg: DictConfig) -> float | None:
     ):
         optimized = checkpoint.best_model_score
 
-    if isinstance(task, ClassificationTask) and task.calibration:
+    if getattr(task, "calibration", None):
         _calibrate(trainer, task, datamodule, best)
     metrics: dict[str, Any] = {}
     if cfg.test:

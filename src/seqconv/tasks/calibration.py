@@ -1,10 +1,13 @@
-"""Calibration of a classifier: reliability bins, expected calibration error, and temperature scaling.
+"""Calibration: a classifier's reliability bins, expected calibration error and temperature scaling; a quantile
+forecaster's conformal offsets.
 
 The expected calibration error (ECE) and the reliability diagram of Guo et al. 2017 ("On calibration of modern
 neural networks") share one binning, :class:`ReliabilityBins`; the temperature that rescales the logits is fitted
 here (:func:`fit_temperature`) and applied by the classifier preprocessor
 (:meth:`~seqconv.data.preprocessor.ClassifierPreprocessor.calibrate`), the one place that turns logits into
-probabilities for ``eval.py``, ``predict.py`` and the export sidecar.
+probabilities for ``eval.py``, ``predict.py`` and the export sidecar. The quantile offsets
+(:func:`fit_quantile_offsets`) live in the forecasting preprocessor the same way
+(:meth:`~seqconv.data.stocks.StocksPreprocessor.split_output` adds them).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
 
-__all__ = ["ECE_BINS", "ReliabilityBins", "collect_logits", "fit_temperature"]
+__all__ = ["ECE_BINS", "ReliabilityBins", "collect_logits", "fit_quantile_offsets", "fit_temperature"]
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +127,38 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor, max_iter: int = 
         return 1.0
     log.info("temperature %.4f: validation NLL %.4f -> %.4f", temperature, before, after)
     return temperature
+
+
+def fit_quantile_offsets(
+    quantiles: torch.Tensor, target: torch.Tensor, levels: list[float], keep: int | None = None
+) -> torch.Tensor:
+    """Per step and level, the shift that makes held-out targets fall below each quantile as often as its level
+    says: conformalized quantile regression (Romano et al. 2019) in its asymmetric form, one level at a time.
+
+    For a level ``tau`` above 1/2 the offset is the ``ceil((n + 1) tau)``-th smallest residual ``y - q`` of the
+    ``n`` calibration items (at least the ``tau`` empirical quantile: the upper bound rises until at least a share
+    ``tau`` lies below it); for a level below 1/2 the ``floor((n + 1) tau)``-th, so the lower bound falls until at
+    most a share ``tau`` lies below it. The interval between two levels then covers at least their difference on
+    exchangeable data (the finite-sample guarantee of split conformal prediction). Offsets are negative where the
+    network's quantiles are too wide.
+
+    Args:
+        quantiles: ``[N, H, Q]`` the network's sorted quantiles on the calibration split (scaled units).
+        target: ``[N, H]`` the realised values there (scaled units).
+        levels: the ``Q`` quantile levels.
+        keep: index of a level left unshifted (the point forecast), or ``None``.
+
+    Returns:
+        ``[H, Q]`` float64 offsets, added to the quantiles before they are sorted.
+    """
+    n = len(target)
+    if n == 0:
+        raise ValueError("conformal calibration needs at least one calibration item")
+    residuals = (target.double().unsqueeze(-1) - quantiles.double()).sort(dim=0).values  # [N, H, Q], ascending
+    offsets = torch.zeros(residuals.shape[1:], dtype=torch.float64)  # [H, Q]
+    for j, tau in enumerate(levels):
+        if j == keep:
+            continue
+        rank = math.ceil((n + 1) * tau) if tau > 0.5 else math.floor((n + 1) * tau)  # 1-based order statistic
+        offsets[:, j] = residuals[min(max(rank, 1), n) - 1, :, j]
+    return offsets

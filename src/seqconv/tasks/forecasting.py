@@ -18,7 +18,9 @@ from seqconv.tasks.base import SPLITS, SeqTask
 from seqconv.tasks.figures import publish_figure
 from seqconv.tasks.forecast_metrics import QuantileScores, StepErrors, pinball_loss
 
-__all__ = ["LOSSES", "ForecastingTask"]
+__all__ = ["CALIBRATIONS", "LOSSES", "ForecastingTask"]
+
+CALIBRATIONS = ("conformal",)
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
@@ -69,6 +71,11 @@ class ForecastingTask(SeqTask):
         loss: ``"mse"``, ``"mae"`` or ``"huber"`` for point forecasts (quantiles always use the pinball loss).
         quantiles: sorted quantile levels in (0, 1) to forecast, e.g. ``[0.1, 0.5, 0.9]``; ``None``: points. The
             median (or the middle level) is the point forecast.
+        calibration: ``"conformal"`` (needs ``quantiles``): ``train.py`` fits per step and level an offset on the
+            validation split after training (:func:`~seqconv.tasks.calibration.fit_quantile_offsets`; the point
+            level stays as the network gives it) and stores it in the preprocessor, which adds it wherever
+            quantiles are read (testing, ``eval.py``, ``predict.py``, the backtest, the export sidecar);
+            ``None``: the network's quantiles as they are.
         target_transform: from the datamodule's preprocessor.
         target_mean: target scaler mean per step, from the datamodule.
         target_std: target scaler standard deviation per step, from the datamodule.
@@ -93,6 +100,7 @@ class ForecastingTask(SeqTask):
         scheduler: Callable[..., Any] | None = None,
         loss: str = "mse",
         quantiles: Sequence[float] | None = None,
+        calibration: str | None = None,
         target_transform: str = "log_return",
         target_mean: float | Sequence[float] = 0.0,
         target_std: float | Sequence[float] = 1.0,
@@ -114,6 +122,13 @@ class ForecastingTask(SeqTask):
         if horizon < 1:
             raise ConfigError(f"data.horizon must be >= 1, got {horizon}")
         quantiles = check_quantiles(quantiles)
+        if calibration is not None and calibration not in CALIBRATIONS:
+            raise ConfigError(f"unknown task.calibration={calibration!r}; choose one of {list(CALIBRATIONS)} or null")
+        if calibration is not None and quantiles is None:
+            raise ConfigError(
+                f"task.calibration={calibration} calibrates quantile forecasts, but task.quantiles is null; set "
+                "task.quantiles=[0.1,0.5,0.9] or task.calibration=null"
+            )
         target_mean = _as_list(target_mean, horizon, "target_mean")
         target_std = _as_list(target_std, horizon, "target_std")
         baselines = list(baselines)
@@ -122,6 +137,8 @@ class ForecastingTask(SeqTask):
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
         self.loss_fn = LOSSES[loss]
         self.horizon, self.quantiles, self.baselines = horizon, quantiles, baselines
+        self.calibration = calibration
+        self._offsets: list[list[float]] | None = None  # the preprocessor's conformal offsets, while testing
         self.series_names = list(series or [])
         per_series = len(self.series_names) > 1
         self.per_series = nn.ModuleDict(
@@ -147,8 +164,9 @@ class ForecastingTask(SeqTask):
         self.test_series = CatMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scaled forecasts: ``[B, C, L] -> [B, H]``, or ``[B, H, Q]`` quantiles (sorted: they never cross)."""
-        return split_output(self.net(x), self.horizon, self.quantiles)
+        """Scaled forecasts: ``[B, C, L] -> [B, H]``, or ``[B, H, Q]`` quantiles (sorted: they never cross; while
+        testing, shifted by the preprocessor's conformal offsets if it holds any)."""
+        return split_output(self.net(x), self.horizon, self.quantiles, self._offsets)
 
     def to_answer(
         self,
@@ -259,8 +277,15 @@ class ForecastingTask(SeqTask):
             self.steps[f"{split}_{name}"].reset()
         return values
 
+    def on_test_epoch_start(self) -> None:
+        # the calibration predict.py applies: the datamodule's preprocessor, when it holds conformal offsets
+        datamodule = self.trainer.datamodule
+        pre = datamodule.preprocessor if datamodule is not None else None
+        self._offsets = getattr(pre, "quantile_offsets", None) if self.quantiles is not None else None
+
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
+        self._offsets = None
         series = self.test_series.compute().cpu()  # gathered from every rank
         self.test_series.reset()
         if self.trainer.is_global_zero and len(series):

@@ -8,6 +8,7 @@ rows, and is what the datamodule, the task's metrics, ``predict.py`` and the exp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -94,12 +95,21 @@ def to_answer(
     return last.reshape(-1, *[1] * (scaled.dim() - 1)) * torch.exp(value)
 
 
-def split_output(output: torch.Tensor, horizon: int, quantiles: Sequence[float] | None) -> torch.Tensor:
+def split_output(
+    output: torch.Tensor,
+    horizon: int,
+    quantiles: Sequence[float] | None,
+    offsets: torch.Tensor | Sequence[Sequence[float]] | None = None,
+) -> torch.Tensor:
     """The network's ``[B, H * Q]`` output as ``[B, H]`` (point forecasts) or ``[B, H, Q]`` (quantiles, sorted
-    along ``Q`` so that they never cross)."""
+    along ``Q`` so that they never cross); ``offsets`` ``[H, Q]`` (scaled units, from conformal calibration) are
+    added to the quantiles before sorting."""
     if not quantiles:
         return output.reshape(len(output), horizon)  # [B, H]
-    return output.reshape(len(output), horizon, len(quantiles)).sort(dim=-1).values  # [B, H * Q] -> [B, H, Q]
+    values = output.reshape(len(output), horizon, len(quantiles))  # [B, H * Q] -> [B, H, Q]
+    if offsets is not None:
+        values = values + torch.as_tensor(offsets, dtype=values.dtype, device=values.device)  # + [H, Q]
+    return values.sort(dim=-1).values
 
 
 def check_quantiles(quantiles: Sequence[float] | None, key: str = "task.quantiles") -> list[float] | None:
@@ -174,6 +184,21 @@ class StocksPreprocessor(Preprocessor):
         if feature_scaler is not None and target_scaler is not None:
             self.scalers[self.DEFAULT_SERIES] = (feature_scaler, target_scaler)
         self.quantiles = check_quantiles(quantiles)
+        #: ``[H][Q]`` shifts of each step's quantiles in scaled units (``task.calibration=conformal``), or ``None``
+        self.quantile_offsets: list[list[float]] | None = None
+
+    def set_quantile_offsets(self, offsets: Sequence[Sequence[float]] | None) -> None:
+        """Shift each step's quantiles by ``offsets`` ``[horizon][Q]`` (scaled units) from now on; ``None``
+        removes them."""
+        if offsets is not None:
+            rows = [[float(v) for v in row] for row in offsets]
+            width = len(self.quantiles or [])
+            if not width or len(rows) != self.horizon or any(len(r) != width for r in rows):
+                raise ValueError(f"quantile offsets must be [{self.horizon}][{width}] for this model, got {offsets}")
+            if not all(math.isfinite(v) for r in rows for v in r):
+                raise ValueError(f"quantile offsets must be finite, got {rows}")
+            offsets = rows
+        self.quantile_offsets = offsets
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -346,7 +371,7 @@ class StocksPreprocessor(Preprocessor):
 
     def split_output(self, output: torch.Tensor) -> torch.Tensor:
         """The network's ``[B, H * Q]`` output as ``[B, H]`` or ``[B, H, Q]`` (see :func:`split_output`)."""
-        return split_output(output, self.horizon, self.quantiles)
+        return split_output(output, self.horizon, self.quantiles, self.quantile_offsets)
 
     def to_answer(self, scaled: torch.Tensor, last: torch.Tensor, series: str | None = None) -> torch.Tensor:
         """Scaled forecasts ``[B, H]`` (or ``[B, H, Q]``) of one series -> prices or absolute returns (see
@@ -378,6 +403,7 @@ class StocksPreprocessor(Preprocessor):
             "window": self.window,
             "horizon": self.horizon,
             "quantiles": self.quantiles,
+            "quantile_offsets": self.quantile_offsets,
             "scalers": {
                 name: {"feature": feature.to_dict(), "target": target.to_dict()}
                 for name, (feature, target) in self.scalers.items()
@@ -398,6 +424,7 @@ class StocksPreprocessor(Preprocessor):
         )
         for name, fitted in state["scalers"].items():
             pre.scalers[name] = (StandardScaler(**fitted["feature"]), StandardScaler(**fitted["target"]))
+        pre.set_quantile_offsets(state.get("quantile_offsets"))  # absent in checkpoints before calibration
         return pre
 
     def describe(self) -> list[str]:
@@ -442,6 +469,12 @@ class StocksPreprocessor(Preprocessor):
             "target_std": list(single.std) if single else "per series: preprocessing.scalers.<series>.target.std",
             "horizon": self.horizon,
             "quantiles": self.quantiles,
-            "formula": formula,
+            "quantile_offsets": self.quantile_offsets,
+            "formula": formula
+            + (
+                "; with quantile_offsets, y_k[q] + quantile_offsets[k][q] replaces y_k[q] before sorting"
+                if self.quantile_offsets is not None
+                else ""
+            ),
             "forecast_of": f"the {self.target} column, steps 1..{self.horizon} after the window's last row",
         }
