@@ -45,6 +45,17 @@ def _predict(source: str, path: Path, inputs: Path) -> list[dict]:
     return predict(cfg)
 
 
+def _export_onnx(best: Path, tmp_path: Path) -> Path:
+    model = tmp_path / "exported" / "model.onnx"
+    export = subprocess.run(
+        [sys.executable, str(REPO / "export.py"), f"hydra.run.dir={tmp_path / 'export'}", f"ckpt_path={best}",
+         "format=onnx", f"output={model}"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    return model
+
+
 def test_the_fitted_temperature_reaches_eval_predict_and_the_export(run_entry, tmp_path):
     table = _table(tmp_path / "reviews.csv")
     data = ["model=textcnn", "data=reviews", f"data.path={table}", f"data.data_dir={tmp_path / 'cache'}"]
@@ -64,13 +75,7 @@ def test_the_fitted_temperature_reaches_eval_predict_and_the_export(run_entry, t
     for key in ("test/ece", "test/ece_uncalibrated", "test/acc"):
         assert evaluated.metrics[key] == pytest.approx(train.metrics[key], abs=1e-6), key
 
-    model = tmp_path / "exported" / "model.onnx"
-    export = subprocess.run(
-        [sys.executable, str(REPO / "export.py"), f"hydra.run.dir={tmp_path / 'export'}", f"ckpt_path={best}",
-         "format=onnx", f"output={model}"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert export.returncode == 0, export.stdout + export.stderr
+    model = _export_onnx(best, tmp_path)
     texts = pd.read_csv(table).query("split == 'test'")["text"].tolist()
     lines = tmp_path / "texts.txt"
     lines.write_text("\n".join(texts) + "\n")
@@ -123,13 +128,7 @@ def test_the_conformal_offsets_reach_eval_predict_and_the_export(run_entry, tmp_
     for key in ("test/coverage", "test/interval_width", "test/pinball", "test/mse"):
         assert evaluated.metrics[key] == pytest.approx(train.metrics[key], rel=1e-6), key
 
-    model = tmp_path / "exported" / "model.onnx"
-    export = subprocess.run(
-        [sys.executable, str(REPO / "export.py"), f"hydra.run.dir={tmp_path / 'export'}", f"ckpt_path={best}",
-         "format=onnx", f"output={model}"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert export.returncode == 0, export.stdout + export.stderr
+    model = _export_onnx(best, tmp_path)
     run = load_run(best)
     pre = run.preprocessor
     frame = pre.read(prices)
