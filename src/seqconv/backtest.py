@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from seqconv.data.stocks import StocksDataModule, day_string, to_answer
+from seqconv.data.stocks import StocksDataModule, day_string, point_index, to_answer
 from seqconv.errors import ConfigError
 from seqconv.tasks.forecasting import ForecastingTask
 from seqconv.utils.io import write_atomic, write_json_atomic
@@ -221,7 +221,7 @@ def forecast_rows(forecast: FoldForecast, quantiles: list[float] | None) -> list
                 "actual": float(forecast.batch["future"][item, k]),
             }
             if quantiles:
-                middle = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
+                middle = point_index(quantiles)
                 row["forecast"] = float(answers[k, middle])
                 row.update({f"q{q:g}": float(answers[k, j]) for j, q in enumerate(quantiles)})
             else:

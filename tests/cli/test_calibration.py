@@ -134,7 +134,9 @@ def test_the_conformal_offsets_reach_eval_predict_and_the_export(run_entry, tmp_
     frame = pre.read(prices)
     with torch.no_grad():
         raw = run.net(pre.model_input(frame, str(prices))).double().reshape(2, 3)  # [H, Q], uncalibrated
-    shifted = (raw + torch.tensor(offsets, dtype=torch.float64)).sort(dim=-1).values
+    shifted = raw.sort(dim=-1).values + torch.tensor(offsets, dtype=torch.float64)
+    median = shifted[:, 1]  # unshifted: the point forecast stays the network's
+    shifted = torch.stack([shifted[:, 0].minimum(median), median, shifted[:, 2].maximum(median)], dim=-1)
     expected = pre.to_answer(shifted[None], torch.tensor([float(frame["close"].iloc[-1])], dtype=torch.float64))[0]
     for source, path in (("ckpt_path", best), ("model_path", model)):
         rows = _predict(source, path, prices)

@@ -49,10 +49,14 @@ def test_the_calibration_items_are_covered_at_least_nominally_and_fresh_ones_nom
     assert (offsets[:, 1] == 0).all()  # the point forecast is left as the network gives it
 
 
-def test_offsets_never_make_quantiles_cross():
-    output = torch.tensor([[-1.0, 0.0, 1.0]])  # [B, H * Q], H = 1
-    crossed = split_output(output, 1, LEVELS, [[2.5, 0.0, -2.5]])  # the shifts alone would swap the bounds
-    assert crossed.tolist() == [[[-1.5, 0.0, 1.5]]]
+def test_offsets_never_make_quantiles_cross_nor_move_the_point_forecast():
+    output = torch.tensor([[-1.0, 0.0, 1.0], [1.0, -2.0, 0.5]])  # [B, H * Q], H = 1; the second row unsorted
+    shifted = split_output(output, 1, LEVELS, [[2.5, 0.0, -2.5]])  # alone, the shifts would cross the median
+    assert shifted.tolist() == [[[0.0, 0.0, 0.0]], [[0.5, 0.5, 0.5]]]  # the bounds stop at the point forecast
+    levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+    output = torch.tensor([[-2.0, -1.0, 0.0, 1.0, 2.0]])
+    shifted = split_output(output, 1, levels, [[1.5, -0.5, 0.0, 0.25, -3.0]])
+    assert shifted.tolist() == [[[-1.5, -1.5, 0.0, 1.25, 1.25]]]  # monotone on each side, the median kept
 
 
 def test_the_preprocessor_carries_the_offsets_through_its_state():

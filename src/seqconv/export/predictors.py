@@ -23,7 +23,7 @@ import torch
 from seqconv.data.audio.decode import AUDIO_SUFFIXES
 from seqconv.data.audio.preprocessor import AudioPreprocessor
 from seqconv.data.preprocessor import Preprocessor
-from seqconv.data.stocks.preprocessor import StocksPreprocessor
+from seqconv.data.stocks.preprocessor import StocksPreprocessor, point_index
 from seqconv.data.text.preprocessor import TextPreprocessor
 from seqconv.errors import ConfigError, DataError
 from seqconv.export.exporters import flatten_tensors
@@ -104,7 +104,7 @@ def forecast_csv(predict: Predict, pre: StocksPreprocessor, path: str | Path, ho
             "last_price": float(last[0]),
         }
         if pre.quantiles:
-            middle = pre.quantiles.index(0.5) if 0.5 in pre.quantiles else len(pre.quantiles) // 2
+            middle = point_index(pre.quantiles)
             row["forecast"] = float(answers[k, middle])
             row.update({f"q{level:g}": float(value) for level, value in zip(pre.quantiles, answers[k], strict=True)})
         else:

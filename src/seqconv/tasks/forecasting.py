@@ -12,7 +12,13 @@ from torch import nn
 from torchmetrics import CatMetric, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAccuracy
 
-from seqconv.data.stocks.preprocessor import TARGET_TRANSFORMS, check_quantiles, split_output, to_answer
+from seqconv.data.stocks.preprocessor import (
+    TARGET_TRANSFORMS,
+    check_quantiles,
+    point_index,
+    split_output,
+    to_answer,
+)
 from seqconv.errors import ConfigError
 from seqconv.tasks.base import SPLITS, SeqTask
 from seqconv.tasks.figures import publish_figure
@@ -152,7 +158,7 @@ class ForecastingTask(SeqTask):
         if quantiles is not None:
             self.register_buffer("levels", torch.tensor(quantiles), persistent=False)
             # the point forecast: the median, or the middle level
-            self.point = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
+            self.point = point_index(quantiles)
         self.metrics = nn.ModuleDict({f"{s}_metrics": _metrics() for s in SPLITS})
         self.steps = nn.ModuleDict({f"{s}_{b}": StepErrors(horizon) for s in SPLITS for b in ("model", *baselines)})
         self.direction = nn.ModuleDict({f"{s}_direction": BinaryAccuracy() for s in SPLITS})

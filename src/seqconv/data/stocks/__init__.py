@@ -17,6 +17,7 @@ from seqconv.data.stocks.preprocessor import (
     check_quantiles,
     forecast_targets,
     log_returns,
+    point_index,
     split_output,
     to_answer,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "forecast_targets",
     "log_returns",
     "normalize_column",
+    "point_index",
     "read_ohlcv",
     "split_output",
     "to_answer",

@@ -29,6 +29,7 @@ __all__ = [
     "check_quantiles",
     "forecast_targets",
     "log_returns",
+    "point_index",
     "split_output",
     "to_answer",
 ]
@@ -102,14 +103,28 @@ def split_output(
     offsets: torch.Tensor | Sequence[Sequence[float]] | None = None,
 ) -> torch.Tensor:
     """The network's ``[B, H * Q]`` output as ``[B, H]`` (point forecasts) or ``[B, H, Q]`` (quantiles, sorted
-    along ``Q`` so that they never cross); ``offsets`` ``[H, Q]`` (scaled units, from conformal calibration) are
-    added to the quantiles before sorting."""
+    along ``Q`` so that they never cross).
+
+    ``offsets`` ``[H, Q]`` (scaled units, from conformal calibration; zero at the point level) are added to the
+    sorted quantiles, which are then kept monotone around the point level: each lower level is at most the
+    levels above it up to the point (a running minimum), each upper level at least those below it (a running
+    maximum). The point forecast is therefore the same with or without offsets.
+    """
     if not quantiles:
         return output.reshape(len(output), horizon)  # [B, H]
-    values = output.reshape(len(output), horizon, len(quantiles))  # [B, H * Q] -> [B, H, Q]
-    if offsets is not None:
-        values = values + torch.as_tensor(offsets, dtype=values.dtype, device=values.device)  # + [H, Q]
-    return values.sort(dim=-1).values
+    values = output.reshape(len(output), horizon, len(quantiles)).sort(dim=-1).values  # [B, H * Q] -> [B, H, Q]
+    if offsets is None:
+        return values
+    shifted = values + torch.as_tensor(offsets, dtype=values.dtype, device=values.device)  # + [H, Q]
+    p = point_index(quantiles)
+    lower = shifted[..., : p + 1].flip(-1).cummin(dim=-1).values.flip(-1)  # [B, H, p + 1], ends at the point
+    upper = shifted[..., p:].cummax(dim=-1).values  # [B, H, Q - p], starts at the point
+    return torch.cat([lower[..., :p], upper], dim=-1)
+
+
+def point_index(quantiles: Sequence[float]) -> int:
+    """Which quantile level is the point forecast: the median, or the middle level."""
+    return list(quantiles).index(0.5) if 0.5 in quantiles else len(quantiles) // 2
 
 
 def check_quantiles(quantiles: Sequence[float] | None, key: str = "task.quantiles") -> list[float] | None:
@@ -472,7 +487,8 @@ class StocksPreprocessor(Preprocessor):
             "quantile_offsets": self.quantile_offsets,
             "formula": formula
             + (
-                "; with quantile_offsets, y_k[q] + quantile_offsets[k][q] replaces y_k[q] before sorting"
+                "; with quantile_offsets: sort y_k's quantiles, add quantile_offsets[k], then keep them monotone "
+                "around the point level (below it a running minimum towards it, above it a running maximum)"
                 if self.quantile_offsets is not None
                 else ""
             ),
