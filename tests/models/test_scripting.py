@@ -39,9 +39,10 @@ def test_audio_classifier_scripts(head, frontend):
     torch.testing.assert_close(scripted(x), net(x))
 
 
-def test_textcnn_scripts():
+@pytest.mark.parametrize("options", [{}, {"pool": "avgmax", "bigram_buckets": 64, "bigram_dim": 4}])
+def test_textcnn_scripts(options):
     torch.manual_seed(0)
-    net = TextCNN(vocab_size=50, num_classes=2, padding_idx=0).eval()
+    net = TextCNN(vocab_size=50, num_classes=2, padding_idx=0, **options).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         scripted = torch.jit.script(net)

@@ -36,11 +36,39 @@ def test_shapes_and_receptive_field():
 TOKENS = st.lists(st.integers(1, VOCAB - 1), min_size=1, max_size=20)
 
 
+# Kim's network, and with the average beside the max and a bag of bigrams
+VARIANTS = [{}, {"pool": "avgmax", "bigram_buckets": 64, "bigram_dim": 4}]
+
+
+@pytest.mark.parametrize("options", VARIANTS)
 @settings(max_examples=25, deadline=None)
 @given(tokens=TOKENS, extra=st.integers(1, 12))
-def test_appending_padding_leaves_the_logits_unchanged(tokens, extra):
-    model = net(norm="batch")  # BatchNorm in eval mode too: padded steps must stay out of the pool
+def test_appending_padding_leaves_the_logits_unchanged(options, tokens, extra):
+    model = net(norm="batch", **options)  # BatchNorm in eval mode too: padded steps must stay out of the pool
     torch.testing.assert_close(model(padded([tokens])), model(padded([tokens], extra)))
+
+
+def test_avgmax_pooling_and_the_bigram_bag_widen_the_features():
+    model = net(pool="avgmax", bigram_buckets=64, bigram_dim=4)
+    assert model.num_features == 3 * 8 * 2 + 4
+    assert model.forward_features(torch.randint(1, VOCAB, (2, 9))).shape == (2, model.num_features)
+
+
+def test_the_bigram_bag_is_the_mean_of_the_hashed_adjacent_pairs():
+    model = net(bigram_buckets=64, bigram_dim=4)
+    tokens = [3, 7, 3, 7, 9]
+    pairs = [(a * VOCAB + b) % 64 for a, b in zip(tokens, tokens[1:], strict=False)]  # 4 pairs, one repeated
+    expected = model.bigrams.weight[pairs].mean(dim=0)
+    features = model.forward_features(padded([tokens], extra=3))[0]
+    torch.testing.assert_close(features[-4:], expected)
+    swapped = model.forward_features(torch.tensor([[7, 3, 3, 7, 9]]))[0]
+    assert not torch.allclose(swapped[-4:], expected)  # word order matters to the bag, unlike to a bag of words
+    assert net(bigram_buckets=64, bigram_dim=4).forward_features(torch.tensor([[5]]))[0, -4:].eq(0).all()  # none
+
+
+def test_bad_bigram_settings_are_refused():
+    with pytest.raises(ValueError, match="bigram_buckets must be >= 0"):
+        net(bigram_buckets=-1)
 
 
 @settings(max_examples=20, deadline=None)
@@ -136,8 +164,9 @@ def test_word2vec_header_is_skipped_and_bad_lines_are_reported(tmp_path):
         load_word_vectors(tmp_path / "bad.txt", ["<pad>", "<unk>", "film"])
 
 
-def test_export_matches_eager():
-    model = net()
+@pytest.mark.parametrize("options", VARIANTS)
+def test_export_matches_eager(options):
+    model = net(**options)
     x = torch.randint(1, VOCAB, (2, 11))
     x[1, 6:] = PAD
     exported = torch.export.export(model, (x,))

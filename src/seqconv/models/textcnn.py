@@ -45,6 +45,11 @@ class TextCNN(nn.Module):
         norm: normalisation after each convolution (Kim: ``"none"``).
         act: activation after each convolution.
         dropout: dropout on the pooled features (Kim: 0.5).
+        pool: pooling over time of each branch: ``"max"`` (Kim: whether a pattern occurs) or ``"avgmax"``
+            (its average beside its maximum: how often it occurs, too).
+        bigram_buckets: size of a hashed table of word-bigram embeddings (fastText's bag of bigrams); their
+            average over the text joins the pooled features. ``0`` (default) leaves the branch out.
+        bigram_dim: width of each bigram embedding.
         max_norm: upper bound on the L2 norm of each class's classifier weights (Kim: 3), enforced by a
             parametrisation; ``None`` leaves them free.
         pretrained_embeddings: a word2vec/GloVe text file to initialise the embeddings from.
@@ -64,6 +69,9 @@ class TextCNN(nn.Module):
         norm: str = "none",
         act: str = "relu",
         dropout: float = 0.5,
+        pool: str = "max",
+        bigram_buckets: int = 0,
+        bigram_dim: int = 16,
         max_norm: float | None = None,
         pretrained_embeddings: str | None = None,
         vocab_file: str | None = None,
@@ -74,6 +82,8 @@ class TextCNN(nn.Module):
             raise ValueError("TextCNN needs at least one kernel size, e.g. kernel_sizes=[3, 4, 5]")
         if not 0 <= padding_idx < vocab_size:
             raise ValueError(f"padding_idx={padding_idx} is not an id of a vocabulary of {vocab_size}")
+        if bigram_buckets < 0 or (bigram_buckets and bigram_dim < 1):
+            raise ValueError(f"bigram_buckets must be >= 0 and bigram_dim >= 1, got {bigram_buckets} and {bigram_dim}")
         if max_norm is not None and max_norm <= 0:
             raise ValueError(f"max_norm must be positive or None, got {max_norm}")
         self.vocab_size, self.padding_idx, self.embedding_dim = vocab_size, padding_idx, embedding_dim
@@ -88,8 +98,13 @@ class TextCNN(nn.Module):
         self.branches = nn.ModuleList(
             ConvNormAct(embedding_dim, num_filters, k, padding="same", norm=norm, act=act) for k in kernel_sizes
         )
-        self.pool = GlobalPool1d("max")
-        self.num_features = num_filters * len(kernel_sizes)
+        self.pool = GlobalPool1d(pool)
+        self.bigram_buckets = bigram_buckets
+        self.bigrams = nn.Embedding(bigram_buckets, bigram_dim) if bigram_buckets else None
+        if self.bigrams is not None:
+            with torch.no_grad():
+                nn.init.normal_(self.bigrams.weight, std=bigram_dim**-0.5)
+        self.num_features = num_filters * len(kernel_sizes) * self.pool.multiplier + bigram_dim * bool(bigram_buckets)
         self.drop = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.num_features, num_classes)
         if max_norm is not None:
@@ -142,7 +157,7 @@ class TextCNN(nn.Module):
         return mask | ~mask.any(dim=1, keepdim=True)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, L]`` token ids -> ``[B, num_filters * len(kernel_sizes)]`` pooled features."""
+        """``[B, L]`` token ids -> ``[B, num_features]`` pooled features (then the bigram average, if any)."""
         if not torch.jit.is_scripting():
             self._check_input(x)
         mask = self.padding_mask(x)  # [B, L]
@@ -154,7 +169,16 @@ class TextCNN(nn.Module):
                 pooled.append(self.pool(run_blocks([branch], h, True), mask))
             else:
                 pooled.append(self.pool(branch(h), mask))
-        return torch.cat(pooled, dim=1)  # len(kernel_sizes) x [B, F] -> [B, F * len(kernel_sizes)]
+        if self.bigrams is not None:
+            pooled.append(self._bigram_average(x))
+        return torch.cat(pooled, dim=1)  # [B, F] per branch (+ [B, D]) -> [B, num_features]
+
+    def _bigram_average(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, L]`` ids -> ``[B, D]``: the mean embedding of the text's adjacent-token pairs (zeros if none)."""
+        pairs = (x[:, :-1].long() * self.vocab_size + x[:, 1:].long()) % self.bigram_buckets  # [B, L - 1]
+        real = ((x[:, :-1] != self.padding_idx) & (x[:, 1:] != self.padding_idx))[..., None]  # [B, L - 1, 1]
+        summed = (self.bigrams(pairs) * real).sum(dim=1)  # [B, L - 1, D] -> [B, D]
+        return summed / real.sum(dim=1).clamp_min(1)
 
     @torch.jit.unused
     def _check_input(self, x: torch.Tensor) -> None:
