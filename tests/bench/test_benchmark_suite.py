@@ -88,8 +88,8 @@ def test_every_comparison_runs_with_tiny_sizes(tmp_path):
     assert startup["data"]["lightning"][0]["ready"] > 0
     assert (tmp_path / "long_sequence.png").stat().st_size > 0
     backtest = [r for r in rows if r["comparison"] == "backtest"]
-    assert len(backtest) == 4 and all(r["seqconv"] for r in backtest)
-    assert "skill_ewma" in backtest[-1]["data"] and 0 <= backtest[2]["data"]["coverage"] <= 1
+    assert len(backtest) == 6 and all(r["seqconv"] for r in backtest)  # 2 ways x 2 peers, coverage, volatility
+    assert "skill_ewma" in backtest[-1]["data"] and 0 <= backtest[4]["data"]["coverage"] <= 1
     baselines = [r for r in rows if r["comparison"] == "classification baselines"]
     assert len(baselines) == 1 + has_textcnn()
     for row in baselines:
