@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import torch
 
 pytestmark = pytest.mark.slow
 
@@ -126,3 +127,31 @@ def test_seeded_deterministic_runs_give_identical_metrics(run_entry, imdb_url):
         assert run.proc.returncode == 0, run.output
     first, second = ({k: v for k, v in run.metrics.items() if k.startswith(("test/", "val/"))} for run in runs)
     assert first == second and "test/acc" in first
+
+
+def test_pretrained_embeddings_reach_the_trained_network(run_entry, imdb_url, tmp_path):
+    """The vocabulary is only known after the data are read: train.py's early config check must not need it."""
+    _, data = imdb_url
+    vectors = {"great": [0.5, -0.25, 1.0, 0.0], "awful": [-1.0, 0.75, 0.0, 0.5]}
+    glove = tmp_path / "vectors.txt"
+    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    run = run_entry(
+        "train.py", "model=textcnn", "data=reviews", *data, "trainer.max_epochs=1", "task.baselines=null",
+        "logger=none", f"model.net.pretrained_embeddings={glove}", "model.net.embedding_dim=4",
+        "model.net.freeze_embeddings=true",
+    )  # fmt: skip
+    assert run.proc.returncode == 0, run.output
+    vocab = json.loads((run.run_dir / "vocab.json").read_text())["vocab"]
+    checkpoint = run.metrics["best_model_path"]
+    table = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]["net.embedding.weight"]
+    for word, vector in vectors.items():
+        assert table[vocab.index(word)].tolist() == vector
+
+
+def test_a_missing_embeddings_file_exits_2_naming_the_key(run_entry, imdb_url, tmp_path):
+    _, data = imdb_url
+    missing = tmp_path / "nowhere.txt"
+    run = run_entry("train.py", "model=textcnn", "data=reviews", *data, f"model.net.pretrained_embeddings={missing}")
+    assert run.proc.returncode == 2, run.output
+    assert f"model.net.pretrained_embeddings={missing}: no such file" in run.proc.stderr
+    assert "Traceback" not in run.output

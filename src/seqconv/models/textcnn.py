@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -111,7 +112,13 @@ class TextCNN(nn.Module):
             parametrize.register_parametrization(self.classifier, "weight", _MaxNorm(max_norm))
         self.grad_checkpointing = False
         if pretrained_embeddings is not None:
-            self._load_pretrained(pretrained_embeddings, vocab_file)
+            if not Path(pretrained_embeddings).is_file():
+                raise ConfigError(
+                    f"model.net.pretrained_embeddings={pretrained_embeddings}: no such file; give a word2vec / GloVe "
+                    "text file"
+                )
+            if not self.embedding.weight.is_meta:  # a shape check on the meta device (before the vocabulary) skips it
+                self._load_pretrained(pretrained_embeddings, vocab_file)
         self.embedding.weight.requires_grad_(not freeze_embeddings)
 
     def _load_pretrained(self, path: str, vocab_file: str | None) -> None:
