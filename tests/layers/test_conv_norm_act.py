@@ -90,3 +90,21 @@ def test_two_dimensional_input_is_rejected_with_the_expected_layout():
 def test_bias_defaults_to_off_when_a_norm_follows():
     assert ConvNormAct(2, 2, 3, norm="batch").conv.bias is None
     assert ConvNormAct(2, 2, 3, norm="none").conv.bias is not None
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+def test_spatial_dropout_zeroes_whole_channels_and_element_dropout_single_values(spatial):
+    torch.manual_seed(0)
+    block = ConvNormAct(4, 64, 1, norm="none", act="none", dropout=0.5, spatial_dropout=spatial)
+    with torch.no_grad():
+        block.conv.weight.fill_(1.0)
+        block.conv.bias.fill_(1.0)
+    x = torch.ones(8, 4, 50)  # every pre-dropout value is 5
+    y = block(x)  # [8, 64, 50]
+    assert set(y.unique().tolist()) == {0.0, 10.0}  # dropped, or kept and scaled by 1 / (1 - p)
+    dropped = y == 0
+    channel_wise = (dropped.all(dim=-1) | (~dropped).all(dim=-1)).all()  # each (item, channel): all or none
+    assert bool(channel_wise) is spatial
+    assert 0.3 < dropped.float().mean() < 0.7
+    block.eval()
+    assert torch.equal(block(x), torch.full((8, 64, 50), 5.0))

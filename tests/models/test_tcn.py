@@ -18,3 +18,12 @@ def test_batch_consistency():
     x = torch.randn(5, 1, 64)
     with torch.no_grad():
         torch.testing.assert_close(model(x), torch.cat([model(x[i : i + 1]) for i in range(5)]))
+
+
+def test_dropout_is_spatial_by_default_as_in_bai_et_al():
+    def dropout_types(model: torch.nn.Module) -> set[type]:
+        return {type(m) for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)}
+
+    assert dropout_types(TCNForecaster(1, 1)) == {torch.nn.Dropout1d}
+    assert dropout_types(TCNForecaster(1, 1, spatial_dropout=False)) == {torch.nn.Dropout}
+    assert dropout_types(TCNForecaster(1, 1, dropout=0.0)) == set()

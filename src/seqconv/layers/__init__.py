@@ -2,7 +2,7 @@
 
 from seqconv.layers.checkpoint import run_blocks
 from seqconv.layers.checks import check_bcl
-from seqconv.layers.conv_norm_act import ConvNormAct, SeparableConvNormAct
+from seqconv.layers.conv_norm_act import ConvNormAct, SeparableConvNormAct, create_dropout
 from seqconv.layers.create_act import ACTIVATIONS, create_act, get_act_layer
 from seqconv.layers.create_norm import NORMS, ChannelLayerNorm, check_norm_streams, create_norm
 from seqconv.layers.padding import PADDING_MODES, conv_output_length, get_padding
@@ -29,6 +29,7 @@ __all__ = [
     "compose_geometry",
     "conv_output_length",
     "create_act",
+    "create_dropout",
     "create_norm",
     "get_act_layer",
     "get_padding",

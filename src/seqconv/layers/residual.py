@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqconv.layers.conv_norm_act import ConvNormAct
+from seqconv.layers.conv_norm_act import ConvNormAct, create_dropout
 from seqconv.layers.create_act import create_act
 from seqconv.layers.receptive_field import compose_geometry
 from seqconv.layers.streaming import StreamingModule
@@ -31,6 +31,7 @@ class ResidualBlock(StreamingModule):
         norm: normalization after each convolution.
         act: activation name.
         dropout: dropout after each activation inside the block.
+        spatial_dropout: drop whole channels instead of single values (see :func:`create_dropout`).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class ResidualBlock(StreamingModule):
         norm: str = "batch",
         act: str = "relu",
         dropout: float = 0.0,
+        spatial_dropout: bool = False,
     ) -> None:
         super().__init__()
         if padding not in ("same", "causal"):
@@ -62,6 +64,7 @@ class ResidualBlock(StreamingModule):
             norm=norm,
             act=act,
             dropout=dropout,
+            spatial_dropout=spatial_dropout,
         )
         self.conv2 = ConvNormAct(
             out_channels,
@@ -76,7 +79,7 @@ class ResidualBlock(StreamingModule):
         if in_channels != out_channels or stride != 1:
             self.shortcut = ConvNormAct(in_channels, out_channels, 1, stride=stride, norm=norm, act="none")
         self.act = create_act(act)
-        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.drop = create_dropout(dropout, spatial_dropout)
         self._conv1_states = len(self.conv1._state_shapes())  # where the streaming state of conv2 starts
 
     def geometry(self) -> tuple[int, int]:

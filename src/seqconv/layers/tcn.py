@@ -33,6 +33,7 @@ class TemporalConvNet(StreamingModule):
         norm: ``"batch"``, ``"layer"`` or ``"none"`` (``"group"`` would mix time steps and is refused).
         act: activation name.
         dropout: dropout inside each block.
+        spatial_dropout: drop whole channels (Bai et al.'s "spatial dropout") instead of single values.
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class TemporalConvNet(StreamingModule):
         norm: str = "layer",
         act: str = "relu",
         dropout: float = 0.0,
+        spatial_dropout: bool = False,
     ) -> None:
         super().__init__()
         if not channels:
@@ -61,6 +63,7 @@ class TemporalConvNet(StreamingModule):
                 norm=norm,
                 act=act,
                 dropout=dropout,
+                spatial_dropout=spatial_dropout,
             )
             for i in range(len(channels))
         )

@@ -31,6 +31,8 @@ class TCNForecaster(StreamingModule):
         norm: ``"layer"``, ``"batch"`` or ``"none"``.
         act: activation name.
         dropout: dropout inside the blocks.
+        spatial_dropout: zero whole channels (the paper's "spatial dropout"; one draw per channel, several times
+            cheaper on CPUs than a draw per value) instead of single values.
     """
 
     def __init__(
@@ -43,11 +45,14 @@ class TCNForecaster(StreamingModule):
         norm: str = "layer",
         act: str = "relu",
         dropout: float = 0.1,
+        spatial_dropout: bool = True,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_features  # of forward_sequence and stream: [B, out_features, L]
-        self.tcn = TemporalConvNet(in_channels, channels, kernel_size, dilation_base, norm, act, dropout)
+        self.tcn = TemporalConvNet(
+            in_channels, channels, kernel_size, dilation_base, norm, act, dropout, spatial_dropout=spatial_dropout
+        )
         self.head = nn.Linear(self.tcn.out_channels, out_features)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
