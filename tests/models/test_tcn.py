@@ -20,10 +20,10 @@ def test_batch_consistency():
         torch.testing.assert_close(model(x), torch.cat([model(x[i : i + 1]) for i in range(5)]))
 
 
-def test_dropout_is_spatial_by_default_as_in_bai_et_al():
+def test_dropout_is_per_value_by_default_and_spatial_on_request():
     def dropout_types(model: torch.nn.Module) -> set[type]:
         return {type(m) for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)}
 
-    assert dropout_types(TCNForecaster(1, 1)) == {torch.nn.Dropout1d}
-    assert dropout_types(TCNForecaster(1, 1, spatial_dropout=False)) == {torch.nn.Dropout}
+    assert dropout_types(TCNForecaster(1, 1)) == {torch.nn.Dropout}
+    assert dropout_types(TCNForecaster(1, 1, spatial_dropout=True)) == {torch.nn.Dropout1d}
     assert dropout_types(TCNForecaster(1, 1, dropout=0.0)) == set()

@@ -45,7 +45,7 @@ class TCNForecaster(StreamingModule):
         norm: str = "layer",
         act: str = "relu",
         dropout: float = 0.1,
-        spatial_dropout: bool = True,
+        spatial_dropout: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
