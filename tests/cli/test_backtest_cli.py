@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
@@ -142,3 +143,33 @@ def test_a_panel_trains_one_model_reports_each_series_and_backtests_every_series
     assert run.returncode == 0, run.stdout + run.stderr
     table = pd.read_csv(out / "backtest.csv")
     assert sorted(table["series"].unique()) == ["alpha", "beta"] and len(table) == 2 * 2 * 2
+
+
+def test_conformal_calibration_moves_each_folds_intervals_and_never_its_point_forecasts(tmp_path):
+    close = 50 * np.exp(np.cumsum(np.random.default_rng(8).normal(0, 0.01, 300)))
+    prices = tmp_path / "prices.csv"
+    pd.DataFrame({"Date": pd.bdate_range("2012-01-02", periods=300).strftime("%Y-%m-%d"), "Close": close}).to_csv(
+        prices, index=False
+    )
+    options = (
+        f"data.path={prices}", "data.window=20", "data.horizon=3", "task.quantiles=[0.1,0.5,0.9]",
+        "backtest.folds=2", "backtest.step=20", "seed=0",
+    )  # fmt: skip
+    tables, results = {}, {}
+    for name, extra in (("plain", ()), ("conformal", ("task.calibration=conformal",))):
+        out = tmp_path / name
+        proc = _backtest(tmp_path, f"{name}_run", *options, f"backtest.dir={out}", *extra)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        tables[name] = pd.read_csv(out / "backtest.csv")
+        results[name] = json.loads((out / "backtest.json").read_text())
+    for fold in results["conformal"]["folds"]:
+        pre = torch.load(fold["checkpoint"], map_location="cpu", weights_only=True)["seqconv_preprocessor"]
+        offsets = pre["quantile_offsets"]
+        assert len(offsets) == 3 and all(row[1] == 0.0 for row in offsets), offsets
+    for fold in results["plain"]["folds"]:
+        pre = torch.load(fold["checkpoint"], map_location="cpu", weights_only=True)["seqconv_preprocessor"]
+        assert pre["quantile_offsets"] is None
+    plain, conformal = tables["plain"], tables["conformal"]
+    pd.testing.assert_series_equal(plain["forecast"], conformal["forecast"])  # the same networks' medians
+    assert not np.allclose(plain[["q0.1", "q0.9"]], conformal[["q0.1", "q0.9"]])
+    assert (conformal["q0.1"] <= conformal["forecast"]).all() and (conformal["forecast"] <= conformal["q0.9"]).all()

@@ -150,3 +150,14 @@ def test_conformal_calibration_without_quantiles_exits_2_before_training(run_ent
     assert "task.calibration=conformal calibrates quantile forecasts" in run.proc.stderr
     assert "Traceback" not in run.output
     assert not list(run.run_dir.glob("checkpoints/*.ckpt"))
+
+
+def test_conformal_calibration_without_a_validation_split_exits_2_before_training(run_entry, tmp_path):
+    run = run_entry(
+        "train.py", "model=tcn", f"data.path={_prices(tmp_path / 'p.csv')}", "task.quantiles=[0.1,0.5,0.9]",
+        "task.calibration=conformal", "+trainer.limit_val_batches=0", "trainer.max_epochs=1",
+    )  # fmt: skip
+    assert run.proc.returncode == 2, run.output
+    assert "task.calibration=conformal fits on the validation split" in run.proc.stderr
+    assert "Traceback" not in run.output
+    assert not (run.run_dir / "metrics.json").exists() and not list(run.run_dir.glob("checkpoints/*.ckpt"))
