@@ -24,7 +24,7 @@ def test_offsets_are_the_conformal_order_statistics_of_the_residuals(n, lower_ra
     # the plain empirical quantiles would take the 1st and 9th; n = 19: 2nd and 18th, not the 1st and 18th)
     target = torch.as_tensor(np.random.default_rng(n).permutation(n).astype(float))[:, None]  # [n, H = 1]
     quantiles = _quantiles(n, 1, -1.0, 1.0)
-    offsets = fit_quantile_offsets(quantiles, target, LEVELS, keep=1)
+    offsets = fit_quantile_offsets(quantiles, target, LEVELS)
     below = sorted((target[:, 0] - -1.0).tolist())  # residuals y - q of the lowest level
     above = sorted((target[:, 0] - 1.0).tolist())
     assert offsets.tolist() == [[below[lower_rank - 1], 0.0, above[upper_rank - 1]]]
@@ -37,7 +37,7 @@ def test_the_calibration_items_are_covered_at_least_nominally_and_fresh_ones_nom
     scale = torch.tensor([1.0, 2.0])  # step 2 twice as uncertain as step 1
     target = torch.as_tensor(rng.standard_normal((n, horizon))) * scale
     quantiles = _quantiles(n, horizon, low, high)  # far too wide, far too narrow, skewed
-    offsets = fit_quantile_offsets(quantiles, target, LEVELS, keep=1)
+    offsets = fit_quantile_offsets(quantiles, target, LEVELS)
     shifted = split_output(quantiles.reshape(n, -1), horizon, LEVELS, offsets)
     inside = (target >= shifted[..., 0]) & (target <= shifted[..., 2])  # [n, H]
     assert (inside.double().mean(dim=0) >= 0.8).all()  # the finite-sample guarantee, per step

@@ -101,7 +101,7 @@ def _calibrate(trainer: L.Trainer, task: L.LightningModule, datamodule: SeqDataM
     outputs, target = collect_logits(task.net, datamodule.val_dataloader())
     if isinstance(task, ForecastingTask):
         quantiles = split_output(outputs, task.horizon, task.quantiles)  # [N, H, Q]
-        offsets = fit_quantile_offsets(quantiles, target.reshape(len(quantiles), -1), task.quantiles, task.point)
+        offsets = fit_quantile_offsets(quantiles, target.reshape(len(quantiles), -1), task.quantiles)
         offsets = trainer.strategy.broadcast(offsets, src=0)  # the same on every rank
         datamodule.preprocessor.set_quantile_offsets(offsets.tolist())
         log.info("conformal quantile offsets (scaled units, per step x level): %s", offsets.numpy().round(4).tolist())

@@ -21,6 +21,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
 
+from seqconv.data.stocks.preprocessor import point_index
+
 __all__ = ["ECE_BINS", "ReliabilityBins", "collect_logits", "fit_quantile_offsets", "fit_temperature"]
 
 log = logging.getLogger(__name__)
@@ -129,9 +131,7 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor, max_iter: int = 
     return temperature
 
 
-def fit_quantile_offsets(
-    quantiles: torch.Tensor, target: torch.Tensor, levels: list[float], keep: int | None = None
-) -> torch.Tensor:
+def fit_quantile_offsets(quantiles: torch.Tensor, target: torch.Tensor, levels: list[float]) -> torch.Tensor:
     """Per step and level, the shift that makes held-out targets fall below each quantile as often as its level
     says: conformalized quantile regression (Romano et al. 2019) in its asymmetric form, one level at a time.
 
@@ -140,22 +140,23 @@ def fit_quantile_offsets(
     ``tau`` lies below it); for a level below 1/2 the ``floor((n + 1) tau)``-th, so the lower bound falls until at
     most a share ``tau`` lies below it. The interval between two levels then covers at least their difference on
     exchangeable data (the finite-sample guarantee of split conformal prediction). Offsets are negative where the
-    network's quantiles are too wide.
+    network's quantiles are too wide. The point level (:func:`~seqconv.data.stocks.point_index`) keeps offset 0:
+    the point forecast stays the network's.
 
     Args:
         quantiles: ``[N, H, Q]`` the network's sorted quantiles on the calibration split (scaled units).
         target: ``[N, H]`` the realised values there (scaled units).
         levels: the ``Q`` quantile levels.
-        keep: index of a level left unshifted (the point forecast), or ``None``.
 
     Returns:
-        ``[H, Q]`` float64 offsets, added to the quantiles before they are sorted.
+        ``[H, Q]`` float64 offsets, added to the sorted quantiles (see :func:`~seqconv.data.stocks.split_output`).
     """
     n = len(target)
     if n == 0:
         raise ValueError("conformal calibration needs at least one calibration item")
     residuals = (target.double().unsqueeze(-1) - quantiles.double()).sort(dim=0).values  # [N, H, Q], ascending
     offsets = torch.zeros(residuals.shape[1:], dtype=torch.float64)  # [H, Q]
+    keep = point_index(levels)
     for j, tau in enumerate(levels):
         if j == keep:
             continue
