@@ -30,44 +30,32 @@ SPEEDUP_GOAL = 3.0  # against neuralforecast
 VOLATILITY_MODEL = "tscnn"
 
 
-def _backtest(ctx: Context, name: str, extra: list[str], model: str = "tcn") -> dict:
+def _backtest(ctx: Context, name: str, extra: list[str], model: str = "tcn", fold_jobs: int = 1) -> dict:
+    """The issue's backtest, timed end to end; its aggregate scores and ``seconds``. With ``fold_jobs`` > 1 the
+    README's parallel recipe: the folds as that many jobs at once (Hydra's joblib launcher, one torch thread
+    each), then the aggregate step."""
     folds, epochs = (2, 1) if ctx.quick else (20, 5)
     quick = ["+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"] if ctx.quick else []
     run_dir = ctx.out / "backtest" / name
-    command = [
-        sys.executable, "-m", "seqconv.cli.backtest", f"hydra.run.dir={run_dir}", f"model={model}", "data.window=30",
-        "data.horizon=5", f"backtest.folds={folds}", "backtest.step=40", f"trainer.max_epochs={epochs}",
-        "logger=none", *quick, *extra,
-    ]  # fmt: skip
-    started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"backtest {name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return {"seconds": seconds, **json.loads((run_dir / "backtest.json").read_text())["aggregate"]}
-
-
-def _parallel_backtest(ctx: Context, extra: list[str]) -> dict:
-    """The same price backtest as two fold jobs at once (Hydra's joblib launcher, one torch thread each), then the
-    aggregate step: the README's parallel recipe, timed end to end."""
-    folds, epochs = (2, 1) if ctx.quick else (20, 5)
-    quick = ["+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"] if ctx.quick else []
-    run_dir = ctx.out / "backtest" / "price_parallel"
     common = [
-        "model=tcn", "data.window=30", "data.horizon=5", f"backtest.folds={folds}", "backtest.step=40",
-        f"trainer.max_epochs={epochs}", "logger=none", f"backtest.dir={run_dir}", *quick, *extra,
+        f"model={model}", "data.window=30", "data.horizon=5", f"backtest.folds={folds}", "backtest.step=40",
+        f"trainer.max_epochs={epochs}", "logger=none", *quick, *extra,
     ]  # fmt: skip
     module = [sys.executable, "-m", "seqconv.cli.backtest"]
-    jobs = [
-        *module, "-m", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2", "runtime.num_threads=1",
-        f"backtest.fold=range({folds})", f"hydra.sweep.dir={run_dir / 'sweep'}", *common,
-    ]  # fmt: skip
-    aggregate = [*module, f"hydra.run.dir={run_dir / 'aggregate'}", *common]
+    if fold_jobs == 1:
+        commands = [[*module, f"hydra.run.dir={run_dir}", *common]]
+    else:
+        common.append(f"backtest.dir={run_dir}")
+        jobs = [
+            *module, "-m", "hydra/launcher=local_parallel", f"hydra.launcher.n_jobs={fold_jobs}",
+            "runtime.num_threads=1", f"backtest.fold=range({folds})", f"hydra.sweep.dir={run_dir / 'sweep'}", *common,
+        ]  # fmt: skip
+        commands = [jobs, [*module, f"hydra.run.dir={run_dir / 'aggregate'}", *common]]
     started = time.perf_counter()
-    for command in (jobs, aggregate):
+    for command in commands:
         proc = subprocess.run(command, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"parallel backtest failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+            raise RuntimeError(f"backtest {name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     seconds = time.perf_counter() - started
     return {"seconds": seconds, **json.loads((run_dir / "backtest.json").read_text())["aggregate"]}
 
@@ -79,7 +67,7 @@ def run(ctx: Context, workloads: object = None) -> list[Row]:
     ctx.log("backtest: price, quantiles")
     price = _backtest(ctx, "price", extra)
     ctx.log("backtest: price, quantiles, 2 fold jobs")
-    parallel = _parallel_backtest(ctx, extra)
+    parallel = _backtest(ctx, "price_parallel", extra, fold_jobs=2)
     ctx.log("backtest: volatility")
     vol = _backtest(ctx, "volatility", ["data.target_transform=abs_log_return"], model=VOLATILITY_MODEL)
     rows = []
