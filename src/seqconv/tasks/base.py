@@ -19,7 +19,7 @@ from torchmetrics import MeanMetric
 
 from seqconv.data.splits import SPLITS
 from seqconv.errors import ConfigError
-from seqconv.tasks.optim import build_optimization
+from seqconv.tasks.optim import build_optimization, spans_run
 
 __all__ = ["NONFINITE_POLICIES", "SPLITS", "SeqTask"]
 
@@ -184,4 +184,9 @@ class SeqTask(L.LightningModule):
         self._log_epoch("test")
 
     def configure_optimizers(self) -> dict[str, Any]:
-        return build_optimization(self, self.optimizer, self.scheduler, self.monitor)
+        total = (
+            self.trainer.estimated_stepping_batches
+            if self.scheduler is not None and spans_run(self.scheduler)
+            else None
+        )
+        return build_optimization(self, self.optimizer, self.scheduler, self.monitor, total)
