@@ -238,6 +238,7 @@ def test_each_data_option_brings_its_domains_early_stopping(option):
     trainer = build_trainer(_compose([f"data={option}", "logger=none", "trainer.accelerator=cpu"]))
     (early,) = [c for c in trainer.callbacks if isinstance(c, EarlyStopping)]
     assert (early.patience, abs(early.min_delta)) == (stopping.patience, stopping.min_delta)
+    assert trainer.max_epochs == stopping.get("max_epochs", 30)  # a domain's epoch budget, else the default
     assert {p.stem for p in (CONF / "stopping").glob("*.yaml")} == set(_options("data"))  # and nothing else
 
 
@@ -249,3 +250,9 @@ def test_early_stopping_overrides_win_and_a_data_config_without_defaults_falls_b
     (tmp_path / "data" / "mine.yaml").write_text((CONF / "data" / "stocks.yaml").read_text())
     cfg = _compose([f"hydra.searchpath=[file://{tmp_path}]", "data=mine"])
     assert (cfg.callbacks.early_stopping.patience, cfg.callbacks.early_stopping.min_delta) == (8, 0.0)
+    assert cfg.trainer.max_epochs == 30
+
+
+def test_a_domains_epoch_budget_gives_way_to_trainer_max_epochs():
+    assert _compose(["data=digits"]).trainer.max_epochs == 15  # conf/stopping/digits.yaml
+    assert _compose(["data=digits", "trainer.max_epochs=40"]).trainer.max_epochs == 40

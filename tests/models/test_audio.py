@@ -63,6 +63,37 @@ def test_frontend_shapes(kind):
         assert out.shape[-1] == 101 and frontend.geometry() == (400, 160)
 
 
+@pytest.mark.parametrize(
+    ("sample_rate", "win", "hop"), [(8000, 0.025, 0.010), (16000, 0.025, 0.010), (8000, 0.032, 0.016)]
+)
+def test_mel_power_equals_torchaudios_mel_spectrogram(sample_rate, win, hop):
+    """The conv-based STFT + mel bank reproduces torchaudio's MelSpectrogram (torch.stft) on random and tonal input."""
+    from torchaudio.transforms import MelSpectrogram
+
+    frontend = AudioFrontend("mel", sample_rate, n_mels=40, win_seconds=win, hop_seconds=hop)
+    reference = MelSpectrogram(sample_rate, n_fft=frontend.n_fft, hop_length=frontend.hop_length, n_mels=40)
+    t = torch.arange(sample_rate, dtype=torch.float32) / sample_rate
+    waves = torch.stack([torch.randn(sample_rate, generator=torch.Generator().manual_seed(0)), torch.sin(440 * t)])
+    ours, theirs = frontend._mel_power(waves), reference(waves)
+    assert ours.shape == theirs.shape
+    assert torch.allclose(ours, theirs, rtol=1e-3, atol=1e-3 * float(theirs.max()))
+    # and the features the network sees (the log), where small bands matter too: the largest gap, 2.5e-3, is in a
+    # pure tone's empty bands (power ~1e-6 against a peak of ~1e4, float32 rounding in either transform)
+    assert torch.allclose(frontend(waves), torch.log(theirs + 1e-6), atol=5e-3)
+
+
+def test_a_checkpoint_from_the_torchaudio_spectrogram_still_loads():
+    """Earlier mel models saved MelSpectrogram's window and filter bank; both are fixed, so they are dropped."""
+    net = AudioClassifier(10, 4000, 8000, **PRESETS["mel"])
+    state = net.state_dict()
+    state["frontend.mel.spectrogram.window"] = torch.hann_window(200)
+    state["frontend.mel.mel_scale.fb"] = torch.zeros(101, 40)
+    fresh = AudioClassifier(10, 4000, 8000, **PRESETS["mel"]).eval()
+    fresh.load_state_dict(state)  # strict: nothing unexpected, nothing missing
+    wave = torch.randn(2, 4000)
+    assert torch.equal(fresh(wave), net.eval()(wave))
+
+
 @pytest.mark.parametrize("preset", PRESETS)
 def test_batch_consistency_in_eval_mode(preset):
     """Item-by-item equals batched: nothing (BatchNorm, log clamp, masking) couples clips in evaluation."""

@@ -30,6 +30,8 @@ class AudioClassifier(nn.Module):
     at 8 kHz), BatchNorm, max-pooling by 4 after every stage, global average pooling and one linear layer.
     The paper strides the first conv by 4 with 128-512 channels; the defaults (stride 16, 32-64 channels, as
     torchaudio's M5 tutorial) train about 5x faster on a CPU and scored higher within a fixed time budget.
+    ``conf/model/audiocnn.yaml`` (what ``model=audiocnn`` builds) uses the log-mel front end with 3-tap stages
+    and pooling by 2 instead, which on real spoken digits is both more accurate and faster to train.
 
     The classic small network (``Conv1d 1->16 k3 -> ReLU -> MaxPool 2 -> Conv1d 16->32 k3 -> ReLU ->
     MaxPool 2 -> Flatten -> Linear 64 -> ReLU -> Linear``) is ``channels=(16, 32), kernel_sizes=(3, 3),
