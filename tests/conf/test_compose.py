@@ -21,6 +21,7 @@ from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import ConfigAttributeError
 
 from seqconv.pipeline import build_trainer
+from seqconv.tasks import build_optimization
 
 CONF = Path(str(resources.files("seqconv.conf")))
 # stand-ins for the sizes a datamodule provides, to instantiate networks without loading data
@@ -69,9 +70,10 @@ def test_model_options_compose_and_build_networks_and_optimizers(option):
             assert key in DATA_SIZES, f"model/{option}.yaml needs data size {key!r}: add a stand-in to DATA_SIZES"
             net_cfg[key] = DATA_SIZES[key]
     net = instantiate(net_cfg, _convert_="all")
-    optimizer = instantiate(cfg.model.optimizer)(params=net.parameters())
-    if cfg.model.scheduler is not None:
-        instantiate(cfg.model.scheduler)(optimizer=optimizer)
+    scheduler = None if cfg.model.scheduler is None else instantiate(cfg.model.scheduler)
+    # what configure_optimizers builds, a whole-run schedule sized to 100 steps
+    optimization = build_optimization(net, instantiate(cfg.model.optimizer), scheduler, "val/loss", total_steps=100)
+    assert (scheduler is None) == ("lr_scheduler" not in optimization)
 
 
 def _is_configured_as(callback, cls: type, settings: dict) -> bool:
