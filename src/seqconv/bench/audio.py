@@ -79,7 +79,9 @@ def main() -> None:
     parser.add_argument("--url", required=True, help="FSDD archive (URL, file:// or local path)")
     parser.add_argument("--speakers", nargs="*", default=[], help="speakers to hold out, one run each")
     parser.add_argument("--minutes", type=float, default=5.0, help="training wall-time cap per run")
-    parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument(
+        "--max-epochs", type=int, default=None, help="epoch budget (default: the data's, conf/stopping/digits.yaml)"
+    )
     parser.add_argument("--skip-standard", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("logs/bench_audio"))
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides (after --)")
@@ -92,7 +94,7 @@ def main() -> None:
         "data=digits",
         f"data.url={url}",
         f"+trainer.max_time='00:{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'",
-        f"trainer.max_epochs={args.max_epochs}",
+        *([f"trainer.max_epochs={args.max_epochs}"] if args.max_epochs else []),  # one-cycle spans this budget
         "+trainer.enable_progress_bar=false",
         "callbacks.progress_bar=null",
         *args.overrides,
