@@ -90,3 +90,24 @@ def test_a_whole_run_schedule_without_a_finite_length_names_the_keys():
         build_optimization(
             nn.Linear(2, 2), functools.partial(torch.optim.SGD, lr=0.1), ONE_CYCLE, "val/loss", float("inf")
         )
+
+
+def test_resuming_a_one_cycle_run_with_a_longer_budget_stops_before_training(tmp_path):
+    """The schedule's length comes back from the checkpoint: asking for more epochs is refused up front."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def fit(max_epochs: int, ckpt_path=None) -> L.Trainer:
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+        task = ClassificationTask(net, functools.partial(torch.optim.SGD, lr=0.1), num_classes=2, scheduler=ONE_CYCLE)
+        trainer = L.Trainer(
+            max_epochs=max_epochs, logger=False, enable_progress_bar=False, enable_model_summary=False,
+            callbacks=[ModelCheckpoint(dirpath=tmp_path, filename="last")],
+        )  # fmt: skip
+        trainer.fit(task, train_dataloaders=_loader(40), val_dataloaders=_loader(16), ckpt_path=ckpt_path)
+        return trainer
+
+    fit(2)
+    assert fit(2, tmp_path / "last.ckpt").global_step == 10  # the same budget resumes (nothing left to do)
+    with pytest.raises(ConfigError, match=r"spans 10 steps, and this run asks for 15: resume with the trainer"):
+        fit(3, tmp_path / "last.ckpt")

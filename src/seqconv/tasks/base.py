@@ -190,3 +190,19 @@ class SeqTask(L.LightningModule):
             else None
         )
         return build_optimization(self, self.optimizer, self.scheduler, self.monitor, total)
+
+    def on_train_start(self) -> None:
+        # a resumed whole-run schedule comes back with the length it was built for; a run that now asks for more
+        # steps would fail mid-epoch once the schedule ran out, so it stops here, before anything is written
+        for config in self.trainer.lr_scheduler_configs:
+            built_for = getattr(config.scheduler, "total_steps", None)
+            if (
+                config.interval == "step"
+                and built_for is not None
+                and built_for < self.trainer.estimated_stepping_batches
+            ):
+                raise ConfigError(
+                    f"model.scheduler {type(config.scheduler).__name__} of the checkpoint spans {built_for} steps, and "
+                    f"this run asks for {self.trainer.estimated_stepping_batches}: resume with the trainer.max_epochs "
+                    "/ max_steps it was started with, or start a new run (e.g. from its weights) for a longer schedule"
+                )
