@@ -163,11 +163,22 @@ def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def build_task(cfg: DictConfig, datamodule: SeqDataModule) -> tuple[L.LightningModule, DictConfig]:
-    """Network + task from ``cfg.model`` and ``cfg.task``; returns the task and the filled network config."""
+def build_task(
+    cfg: DictConfig, datamodule: SeqDataModule, init_from_data: bool = True
+) -> tuple[L.LightningModule, DictConfig]:
+    """Network + task from ``cfg.model`` and ``cfg.task``; returns the task and the filled network config.
+
+    A network with an ``init_from_data(batches)`` method is initialised from the datamodule's training split
+    (:meth:`~seqconv.data.datamodule.SeqDataModule.training_batches`) unless ``init_from_data`` is false (weights
+    about to be loaded from a checkpoint)."""
     configure_outputs(cfg.task, datamodule)
     net_cfg = _fill_sizes(cfg.model.net, datamodule.dims)
     net = instantiate(net_cfg, _convert_="all")
+    data_init = getattr(net, "init_from_data", None) if init_from_data else None
+    if data_init is not None and "train" in datamodule.datasets:
+        done = data_init(datamodule.training_batches())
+        if done:
+            log.info("%s: %s", type(net).__name__, done)
     if cfg.model.get("grad_checkpointing"):
         net.set_grad_checkpointing(True)
     if cfg.model.get("compile"):

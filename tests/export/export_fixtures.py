@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from seqconv.data import StandardScaler, StocksPreprocessor
 from seqconv.data.audio import AudioPreprocessor
 from seqconv.data.text import TextPreprocessor, create_tokenizer
+from seqconv.models.ngrams import NBNgramBranch
 from seqconv.training import CONFIG_KEY, PREPROCESSOR_KEY
 
 MODELS = ("tscnn", "tcn", "textcnn", "audiocnn", "audiocnn_classic")
@@ -61,6 +62,7 @@ _NETS = {
         "embedding_dim": 16,
         "kernel_sizes": [3, 4, 5],
         "num_filters": 8,
+        "ngram_buckets": 31,  # the NBSVM branch too: its hashing, sort and gathers must export
         "pretrained_embeddings": None,
         "vocab_file": None,
     },
@@ -176,8 +178,10 @@ def build_checkpoint(model: str, root: Path, seed: int = 0) -> Path:
     config = {"model": {"net": net_cfg}, "task": {"_target_": task}, "data": data}
     torch.manual_seed(seed)
     net = instantiate(net_cfg, _convert_="all")
-    for module in net.modules():  # non-trivial BatchNorm statistics
+    for module in net.modules():  # non-trivial BatchNorm statistics and n-gram log-count ratios
         if isinstance(module, torch.nn.BatchNorm1d):
             module.running_mean.normal_(0, 0.1)
             module.running_var.uniform_(0.5, 1.5)
+        if isinstance(module, NBNgramBranch):
+            module.ratios[:-1].normal_()
     return save_checkpoint(root / f"{model}.ckpt", config, state, net)

@@ -39,10 +39,14 @@ def test_audio_classifier_scripts(head, frontend):
     torch.testing.assert_close(scripted(x), net(x))
 
 
-@pytest.mark.parametrize("options", [{}, {"pool": "avgmax", "bigram_buckets": 64, "bigram_dim": 4}])
+@pytest.mark.parametrize(
+    "options", [{}, {"pool": "avgmax", "bigram_buckets": 64, "bigram_dim": 4}, {"ngram_buckets": 31}]
+)
 def test_textcnn_scripts(options):
     torch.manual_seed(0)
-    net = TextCNN(vocab_size=50, num_classes=2, padding_idx=0, **options).eval()
+    net = TextCNN(vocab_size=50, num_classes=2, padding_idx=0, **options)
+    net.init_from_data([{"x": torch.randint(1, 50, (6, 12)), "y": torch.arange(6) % 2}])
+    net.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         scripted = torch.jit.script(net)

@@ -17,7 +17,9 @@ VOCAB, PAD = 50, 0
 def net(**kwargs) -> TextCNN:
     torch.manual_seed(0)
     options = {"embedding_dim": 16, "num_filters": 8, **kwargs}
-    return TextCNN(VOCAB, 3, padding_idx=PAD, **options).eval()
+    model = TextCNN(VOCAB, 3, padding_idx=PAD, **options)
+    model.init_from_data([{"x": torch.randint(1, VOCAB, (12, 9)), "y": torch.arange(12) % 3}])  # n-gram ratios
+    return model.eval()
 
 
 def padded(sequences: list[list[int]], extra: int = 0) -> torch.Tensor:
@@ -36,8 +38,8 @@ def test_shapes_and_receptive_field():
 TOKENS = st.lists(st.integers(1, VOCAB - 1), min_size=1, max_size=20)
 
 
-# Kim's network, and with the average beside the max and a bag of bigrams
-VARIANTS = [{}, {"pool": "avgmax", "bigram_buckets": 64, "bigram_dim": 4}]
+# Kim's network, with the average beside the max and a bag of bigrams, and with the NBSVM n-gram branch
+VARIANTS = [{}, {"pool": "avgmax", "bigram_buckets": 64, "bigram_dim": 4}, {"ngram_buckets": 31, "ngram_order": 3}]
 
 
 @pytest.mark.parametrize("options", VARIANTS)
@@ -64,6 +66,21 @@ def test_the_bigram_bag_is_the_mean_of_the_hashed_adjacent_pairs():
     swapped = model.forward_features(torch.tensor([[7, 3, 3, 7, 9]]))[0]
     assert not torch.allclose(swapped[-4:], expected)  # word order matters to the bag, unlike to a bag of words
     assert net(bigram_buckets=64, bigram_dim=4).forward_features(torch.tensor([[5]]))[0, -4:].eq(0).all()  # none
+
+
+def test_the_ngram_member_stands_beside_the_cnn_and_is_fitted_from_the_batches_given():
+    model = net(ngram_buckets=31)
+    x = padded([[3, 4, 5, 6], [7, 8]])
+    cnn = model.forward_head(model.forward_features(x))
+    members = model.forward_members(x)
+    torch.testing.assert_close(members[0], cnn)
+    torch.testing.assert_close(members[1], model.ngrams(x))
+    # served: the mean of the members' log-probabilities
+    torch.testing.assert_close(model(x), (cnn.log_softmax(-1) + model.ngrams(x).log_softmax(-1)) / 2)
+    assert model.ngrams.ratios.abs().sum() > 0 and model.ngrams(x).abs().sum() > 0
+    assert net().init_from_data([]) is None  # nothing to initialise without the branch
+    with pytest.raises(ValueError, match="ngram_buckets must be >= 0"):
+        net(ngram_buckets=-1)
 
 
 def test_bad_bigram_settings_are_refused():

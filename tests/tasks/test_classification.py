@@ -48,3 +48,30 @@ def test_multiclass_has_no_auroc_and_weights_must_match_classes():
         _task(num_classes=3, class_weights=[1.0, 2.0])
     with pytest.raises(ConfigError, match="label_smoothing"):
         _task(label_smoothing=1.0)
+
+
+def test_an_ensembles_members_each_learn_on_their_own_loss():
+    from seqconv.models import TextCNN
+
+    torch.manual_seed(0)
+    batch = {"x": torch.randint(1, 30, (6, 10)), "y": torch.tensor([0, 1, 0, 1, 1, 0])}
+    kim = TextCNN(30, 2, embedding_dim=8, num_filters=4, dropout=0.0)
+    both = TextCNN(30, 2, embedding_dim=8, num_filters=4, dropout=0.0, ngram_buckets=17)
+    both.load_state_dict(kim.state_dict(), strict=False)  # the same CNN member
+    both.init_from_data([batch])
+    tasks = [ClassificationTask(net, torch.optim.SGD, num_classes=2).train() for net in (kim, both)]
+    losses = [task._forward_loss(batch)[0] for task in tasks]
+    cnn, ngrams = both.forward_members(batch["x"])
+    expected = (nn.functional.cross_entropy(cnn, batch["y"]) + nn.functional.cross_entropy(ngrams, batch["y"])) / 2
+    torch.testing.assert_close(losses[1], expected)
+    for loss in losses:
+        loss.backward()
+    # the n-gram member changes nothing in the CNN's gradients but their scale (the mean of two losses)
+    members = dict(both.named_parameters())
+    for name, p in kim.named_parameters():
+        torch.testing.assert_close(members[name].grad, p.grad / 2, msg=name)
+    assert both.ngrams.scale.grad.abs().sum() > 0
+    tasks[1].eval()  # validation and test score what is served: the combined logits
+    loss, logits = tasks[1]._forward_loss(batch)
+    torch.testing.assert_close(logits, both(batch["x"]))
+    torch.testing.assert_close(loss, nn.functional.cross_entropy(both(batch["x"]), batch["y"]))

@@ -67,7 +67,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         datamodule = restore_datamodule(checkpoint, stage="test", data_config=other_set_config(cfg, checkpoint))
     else:
         datamodule = restore_datamodule(checkpoint, cfg.data, stage="test")
-    task, _ = build_task(OmegaConf.create(checkpoint[CONFIG_KEY]), datamodule)
+    task, _ = build_task(OmegaConf.create(checkpoint[CONFIG_KEY]), datamodule, init_from_data=False)
     apply_num_threads(
         cfg.runtime.num_threads, task, datamodule.test_dataloader(), bool(cfg.trainer.get("deterministic"))
     )

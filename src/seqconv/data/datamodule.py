@@ -14,11 +14,11 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import lightning as L
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from seqconv.data.loaders import make_loader
 from seqconv.data.preprocessor import Preprocessor
@@ -110,6 +110,18 @@ class SeqDataModule(L.LightningDataModule):
             self.pin_memory,
             self.collate_fn,
         )
+
+    def training_batches(self, batch_size: int = 1024) -> Iterator[Any]:
+        """The training split in its stored order, collated as the loaders collate it, ``batch_size`` items at a
+        time: what a network's data-dependent initialisation reads (no shuffling, no random state drawn)."""
+        if "train" not in self.datasets:
+            raise RuntimeError("call setup() before asking for the training batches")
+        dataset = self.datasets["train"]
+        collate = self.collate_fn or default_collate
+        getitems = getattr(dataset, "__getitems__", None)
+        for start in range(0, len(dataset), batch_size):
+            indices = list(range(start, min(start + batch_size, len(dataset))))
+            yield collate(getitems(indices) if getitems is not None else [dataset[i] for i in indices])
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=self.shuffle)

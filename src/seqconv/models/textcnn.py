@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -11,6 +12,7 @@ from torch.nn.utils import parametrize
 
 from seqconv.errors import ConfigError
 from seqconv.layers import ConvNormAct, GlobalPool1d, run_blocks
+from seqconv.models.ngrams import NBNgramBranch
 
 __all__ = ["TextCNN"]
 
@@ -51,6 +53,12 @@ class TextCNN(nn.Module):
         bigram_buckets: size of a hashed table of word-bigram embeddings (fastText's bag of bigrams); their
             average over the text joins the pooled features. ``0`` (default) leaves the branch out.
         bigram_dim: width of each bigram embedding.
+        ngram_buckets: hash slots of an NBSVM branch (:class:`~seqconv.models.ngrams.NBNgramBranch`): the text's
+            distinct word n-grams weighted by their naive-Bayes log-count ratios on the training split, with a
+            learned scale per n-gram, a second member beside the CNN (:meth:`forward_members`). The ratios are set by
+            :meth:`init_from_data` before training. ``0`` (default) leaves the branch out.
+        ngram_order: the longest n-gram of that branch.
+        ngram_gain: multiplies that branch's learning rate (its ``gain``).
         max_norm: upper bound on the L2 norm of each class's classifier weights (Kim: 3), enforced by a
             parametrisation; ``None`` leaves them free.
         pretrained_embeddings: a word2vec/GloVe text file to initialise the embeddings from.
@@ -73,6 +81,9 @@ class TextCNN(nn.Module):
         pool: str = "max",
         bigram_buckets: int = 0,
         bigram_dim: int = 16,
+        ngram_buckets: int = 0,
+        ngram_order: int = 3,
+        ngram_gain: float = 1.0,
         max_norm: float | None = None,
         pretrained_embeddings: str | None = None,
         vocab_file: str | None = None,
@@ -85,6 +96,8 @@ class TextCNN(nn.Module):
             raise ValueError(f"padding_idx={padding_idx} is not an id of a vocabulary of {vocab_size}")
         if bigram_buckets < 0 or (bigram_buckets and bigram_dim < 1):
             raise ValueError(f"bigram_buckets must be >= 0 and bigram_dim >= 1, got {bigram_buckets} and {bigram_dim}")
+        if ngram_buckets < 0:
+            raise ValueError(f"ngram_buckets must be >= 0, got {ngram_buckets}")
         if max_norm is not None and max_norm <= 0:
             raise ValueError(f"max_norm must be positive or None, got {max_norm}")
         self.vocab_size, self.padding_idx, self.embedding_dim = vocab_size, padding_idx, embedding_dim
@@ -107,6 +120,11 @@ class TextCNN(nn.Module):
                 nn.init.normal_(self.bigrams.weight, std=bigram_dim**-0.5)
         self.num_features = num_filters * len(kernel_sizes) * self.pool.multiplier + bigram_dim * bool(bigram_buckets)
         self.drop = nn.Dropout(dropout)
+        self.ngrams = (
+            NBNgramBranch(vocab_size, num_classes, padding_idx, ngram_buckets, ngram_order, gain=ngram_gain)
+            if ngram_buckets
+            else None
+        )
         self.classifier = nn.Linear(self.num_features, num_classes)
         if max_norm is not None:
             parametrize.register_parametrization(self.classifier, "weight", _MaxNorm(max_norm))
@@ -199,6 +217,31 @@ class TextCNN(nn.Module):
         """``[B, num_features] -> [B, num_classes]`` logits."""
         return self.classifier(self.drop(features))
 
+    def forward_members(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``[B, L]`` token ids -> the ``[B, num_classes]`` logits of each member: the CNN, then the n-gram branch
+        (if any). A classification task trains each member on its own loss (an ensemble, not one joint model:
+        trained jointly, the n-gram branch fits the training texts within an epoch and starves the CNN)."""
+        members = [self.forward_head(self.forward_features(x))]
+        if self.ngrams is not None:
+            members.append(self.ngrams(x))
+        return members
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, L]`` token ids -> ``[B, num_classes]`` logits."""
-        return self.forward_head(self.forward_features(x))
+        """``[B, L]`` token ids -> ``[B, num_classes]`` logits; with the n-gram branch, the mean of the members'
+        log-probabilities (softmax: the normalised geometric mean of their probabilities)."""
+        return self.combine(self.forward_members(x))
+
+    @staticmethod
+    def combine(members: list[torch.Tensor]) -> torch.Tensor:
+        """The members' logits -> the network's: the one member's, or the mean of their log-probabilities."""
+        if len(members) == 1:
+            return members[0]
+        return torch.stack([m.log_softmax(dim=-1) for m in members]).mean(dim=0)
+
+    def init_from_data(self, batches: Iterable[dict[str, Any]]) -> str | None:
+        """Data-dependent initialisation from the training split's batches (``x``, ``y``): the n-gram branch's
+        log-count ratios. Returns what was done, for the log (``None``: nothing to do)."""
+        if self.ngrams is None:
+            return None
+        texts = self.ngrams.fit(batches)
+        return f"n-gram log-count ratios from {texts} training texts"

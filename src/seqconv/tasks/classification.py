@@ -117,12 +117,17 @@ class ClassificationTask(SeqTask):
         """Logits ``[B, num_classes]``."""
         return self.net(x)
 
+    def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, target, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing)
+
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        members = getattr(self.net, "forward_members", None)
+        if self.training and members is not None:  # an ensemble (net.combine joins them): each member learns
+            outputs = members(batch["x"])  # on its own loss; train/loss is their mean
+            loss = torch.stack([self._loss(m, batch["y"]) for m in outputs]).mean()
+            return loss, self.net.combine(outputs)
         logits = self(batch["x"])
-        loss = F.cross_entropy(
-            logits, batch["y"], weight=self.class_weights, label_smoothing=self.hparams.label_smoothing
-        )
-        return loss, logits
+        return self._loss(logits, batch["y"]), logits
 
     def _update_metrics(self, split: str, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
         probs, target = outputs.detach().float().softmax(dim=-1), batch["y"]

@@ -8,7 +8,7 @@ import tarfile
 import pandas as pd
 import pytest
 import torch
-from imdb_corpus import TEST_ONLY, corpus_files, sha256, write_tar
+from imdb_corpus import TEST_ONLY, corpus_files, sha256, write_tar, write_tree
 
 from seqconv.data.text import ReviewsDataModule
 from seqconv.errors import ConfigError, DataError
@@ -279,3 +279,30 @@ def test_the_config_downloads_the_canonical_archive_with_its_checksum():
     assert cfg.url == IMDB_URL == "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
     assert cfg.sha256 == IMDB_SHA256 and len(IMDB_SHA256) == 64
     assert cfg._target_ == "seqconv.data.text.ReviewsDataModule"
+
+
+def test_training_batches_serve_the_train_split_in_order_and_draw_no_random_numbers(imdb_folder, tmp_path):
+    dm = make(tmp_path / "cache", path=str(imdb_folder))
+    state = torch.get_rng_state()
+    batches = list(dm.training_batches(batch_size=5))
+    assert torch.equal(torch.get_rng_state(), state)  # a network's data-dependent start leaves training's draws
+    train = dm.datasets["train"]
+    assert [len(b["y"]) for b in batches] == [5, 5, 5, 3]
+    assert torch.equal(torch.cat([b["y"] for b in batches]), train.labels)
+    rows = [row[: int(n)] for b in batches for row, n in zip(b["x"], b["length"], strict=True)]
+    assert all(torch.equal(row, train.sequence(i).long()) for i, row in enumerate(rows))
+
+
+def test_the_ngram_ratios_see_the_training_texts_only(tmp_path):
+    from seqconv.models import TextCNN
+
+    files = corpus_files()
+    rewritten = {k: (b"awful awful great loved hated" if "/test/" in k else v) for k, v in files.items()}
+    ratios = []
+    for name, corpus in (("a", files), ("b", rewritten)):
+        dm = make(tmp_path / name / "cache", path=str(write_tree(tmp_path / name / "src", corpus)), val_fraction=0.1)
+        net = TextCNN(**dm.dims, embedding_dim=4, num_filters=2, ngram_buckets=64)
+        net.init_from_data(dm.training_batches())
+        ratios.append(net.ngrams.ratios)
+    assert ratios[0].abs().sum() > 0
+    torch.testing.assert_close(ratios[0], ratios[1])
