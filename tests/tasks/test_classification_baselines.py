@@ -147,3 +147,31 @@ def test_unknown_baseline_names_are_refused_listing_the_valid_ones():
     assert check_baselines(None) == ()
     with pytest.raises(ConfigError, match=r"unknown task.baselines \['tfidf'\]; choose from \['majority', 'linear'\]"):
         check_baselines(["tfidf"])
+
+
+def test_many_test_texts_are_predicted_across_processes_exactly_as_in_one(monkeypatch):
+    import joblib
+
+    from seqconv.tasks import baselines
+
+    rng = np.random.default_rng(0)
+    words = GOOD + BAD + ["film", "plot", "actor", "scene"]
+    texts = [" ".join(rng.choice(words, size=6)) for _ in range(3000)]
+    labels = [int(sum(w in GOOD for w in t.split()) > sum(w in BAD for w in t.split())) for t in texts]
+    inputs = BaselineInputs("text", ["neg", "pos"], texts[:300], labels[:300], texts, labels)
+    model = fit_linear_baseline(inputs)
+    calls = []
+
+    class Recorded(joblib.Parallel):
+        def __call__(self, iterable):
+            calls.append(self.n_jobs)
+            return super().__call__(iterable)
+
+    monkeypatch.setattr(joblib, "Parallel", Recorded)
+    monkeypatch.setattr(baselines.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(baselines, "_TEXTS_PER_JOB", 1000)
+    np.testing.assert_array_equal(baselines._predict(model, texts), model.predict(texts))
+    assert calls == [2]
+    monkeypatch.setattr(baselines.os, "cpu_count", lambda: 1)  # one core: one process
+    np.testing.assert_array_equal(baselines._predict(model, texts[:50]), model.predict(texts[:50]))
+    assert calls == [2]

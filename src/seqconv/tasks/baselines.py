@@ -13,14 +13,17 @@ the test items. scikit-learn is imported only here, and only when a baseline run
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
+import os
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
@@ -47,6 +50,7 @@ BASELINE_NAMES = {"text": "TF-IDF + LR", "audio": "MFCC stats + LR"}
 _TEXT = {"ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2, "C": 4.0, "max_iter": 1000}
 _AUDIO = {"n_mels": 40, "n_mfcc": 20, "win_seconds": 0.025, "hop_seconds": 0.010, "C": 1.0, "max_iter": 2000}
 _CACHE_VERSION = 1
+_PREDICT_JOBS, _TEXTS_PER_JOB = 8, 2000  # test texts go to up to 8 processes, each with 2000 or more
 
 
 def check_baselines(names: Sequence[str] | None) -> tuple[str, ...]:
@@ -130,8 +134,22 @@ def fit_linear_baseline(inputs: BaselineInputs) -> Any:
         return model.fit(_features(inputs, "train"), list(inputs.train_labels))
 
 
+def _predict(model: Any, features: Any) -> np.ndarray:
+    """``model.predict`` over the test features; many texts are split across the machine's cores (up to
+    :data:`_PREDICT_JOBS` processes), since scikit-learn's text analysis runs in Python (IMDB's 25,000 test
+    reviews: 13 s in one process, 8 s in two)."""
+    jobs = min(_PREDICT_JOBS, os.cpu_count() or 1, len(features) // _TEXTS_PER_JOB)
+    if isinstance(features, np.ndarray) or jobs < 2:
+        return np.asarray(model.predict(features))
+    from joblib import Parallel, delayed
+
+    bounds = np.linspace(0, len(features), jobs + 1).astype(int)
+    chunks = [features[a:b] for a, b in itertools.pairwise(bounds)]
+    return np.concatenate(Parallel(n_jobs=jobs)(delayed(model.predict)(chunk) for chunk in chunks))
+
+
 def _score(model: Any, inputs: BaselineInputs) -> dict[str, float]:
-    predicted = torch.as_tensor(model.predict(_features(inputs, "test")), dtype=torch.long)
+    predicted = torch.as_tensor(_predict(model, _features(inputs, "test")), dtype=torch.long)
     target = torch.as_tensor(list(inputs.test_labels), dtype=torch.long)
     k = len(inputs.classes)
     return {
