@@ -47,7 +47,9 @@ BASELINES = ("majority", "linear")
 #: how the summary line and ``metrics.json`` name the linear baseline of each domain
 BASELINE_NAMES = {"text": "TF-IDF + LR", "audio": "MFCC stats + LR"}
 # the settings of the linear baselines; part of the cache key, so a change here refits
-_TEXT = {"ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2, "C": 4.0, "max_iter": 1000}
+# float32 features: the logistic regression fits in about half the time (IMDB: 2.3 s instead of 4.3 s, accuracy
+# 0.9032 instead of 0.9029)
+_TEXT = {"ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2, "dtype": "float32", "C": 4.0, "max_iter": 1000}
 _AUDIO = {"n_mels": 40, "n_mfcc": 20, "win_seconds": 0.025, "hop_seconds": 0.010, "C": 1.0, "max_iter": 2000}
 _CACHE_VERSION = 1
 _PREDICT_JOBS, _TEXTS_PER_JOB = 8, 2000  # test texts go to up to 8 processes, each with 2000 or more
@@ -123,7 +125,10 @@ def fit_linear_baseline(inputs: BaselineInputs) -> Any:
         raise ValueError(f"the training split has a single class {found}; a classifier needs two")
     if inputs.domain == "text":
         vectorizer = TfidfVectorizer(
-            ngram_range=_TEXT["ngram_range"], sublinear_tf=_TEXT["sublinear_tf"], min_df=_TEXT["min_df"]
+            ngram_range=_TEXT["ngram_range"],
+            sublinear_tf=_TEXT["sublinear_tf"],
+            min_df=_TEXT["min_df"],
+            dtype=np.dtype(_TEXT["dtype"]),
         )
         model = make_pipeline(vectorizer, LogisticRegression(C=_TEXT["C"], max_iter=_TEXT["max_iter"]))
     else:

@@ -306,3 +306,23 @@ def test_the_ngram_ratios_see_the_training_texts_only(tmp_path):
         ratios.append(net.ngrams.ratios)
     assert ratios[0].abs().sum() > 0
     torch.testing.assert_close(ratios[0], ratios[1])
+
+
+def test_baseline_inputs_reuse_the_texts_setup_read_and_read_again_after_the_token_cache(imdb_folder, tmp_path):
+    reads = []
+    original = ReviewsDataModule._read
+
+    def counted(self, location):
+        reads.append(location)
+        return original(self, location)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ReviewsDataModule, "_read", counted)
+        fresh = make(tmp_path / "cache", path=str(imdb_folder))
+        first = fresh.baseline_inputs()
+        assert len(reads) == 1  # the texts setup() read, not a second read
+        cached = make(tmp_path / "cache", path=str(imdb_folder))  # tokens from the cache: no texts in memory
+        assert len(reads) == 1
+        again = cached.baseline_inputs()
+        assert len(reads) == 2
+    assert again == first and len(first.train_inputs) == 18 and len(first.test_inputs) == 20

@@ -124,6 +124,7 @@ class ReviewsDataModule(SeqDataModule):
         super().__init__(preprocessor, batch_size, num_workers, pin_memory)
         self.save_hyperparameters(logger=False)
         self.data_dir = Path(data_dir)
+        self._corpus: ReviewCorpus | None = None  # the texts read by setup(), kept for baseline_inputs()
         self.expected_classes: list[str] | None = preprocessor.classes
 
     collate_fn = staticmethod(batched)
@@ -357,6 +358,7 @@ class ReviewsDataModule(SeqDataModule):
             if self.hparams.unknown_labels == "skip":
                 self._drop_unknown(corpus, classes)
             bundle = self._tokenize(corpus, classes)
+            self._corpus = corpus
             if cached and restored is None:
                 write_atomic(cache_file, lambda f: torch.save(bundle, f))
         if self.classes is not None and self.classes != bundle["classes"]:
@@ -380,11 +382,15 @@ class ReviewsDataModule(SeqDataModule):
 
     # -- what the baselines read ------------------------------------------------------------------------------
     def baseline_inputs(self) -> BaselineInputs:
-        """The cleaned training and test texts with their class indices (after :meth:`setup`; the source is read
-        again, since the tokenized cache holds only ids)."""
+        """The cleaned training and test texts with their class indices (after :meth:`setup`: the texts it read,
+        or, when it loaded the tokenized cache, which holds only ids, the source read again)."""
         if self.classes is None:
             raise RuntimeError("call setup() before asking for the baseline inputs")
-        corpus = self._read(self._locate())
+        corpus, self._corpus = self._corpus, None  # read once per run at most
+        if corpus is None:
+            corpus = self._read(self._locate())
+            if self.hparams.unknown_labels == "skip":
+                self._drop_unknown(corpus, self.classes)
         train, test = corpus.splits["train"], corpus.splits["test"]
         return BaselineInputs(
             domain="text",
