@@ -196,13 +196,12 @@ class SeqTask(L.LightningModule):
         # steps would fail mid-epoch once the schedule ran out, so it stops here, before anything is written
         for config in self.trainer.lr_scheduler_configs:
             built_for = getattr(config.scheduler, "total_steps", None)
-            if (
-                config.interval == "step"
-                and built_for is not None
-                and built_for < self.trainer.estimated_stepping_batches
-            ):
+            if config.interval != "step" or built_for is None:
+                continue
+            run_steps = self.trainer.estimated_stepping_batches  # read once: it may size the loaders
+            if built_for < run_steps:
                 raise ConfigError(
                     f"model.scheduler {type(config.scheduler).__name__} of the checkpoint spans {built_for} steps, and "
-                    f"this run asks for {self.trainer.estimated_stepping_batches}: resume with the trainer.max_epochs "
-                    "/ max_steps it was started with, or start a new run (e.g. from its weights) for a longer schedule"
+                    f"this run asks for {run_steps}: resume with the trainer.max_epochs / max_steps it was started "
+                    "with, or start a new run (e.g. from its weights) for a longer schedule"
                 )
