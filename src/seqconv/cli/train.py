@@ -131,7 +131,8 @@ def train(cfg: DictConfig) -> float | None:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg.data)
-    task, net_cfg = build_task(cfg, datamodule)
+    # a resumed run restores data-dependent initialisations (the n-gram ratios) from its checkpoint
+    task, net_cfg = build_task(cfg, datamodule, init_from_data=ckpt_path is None)
     _check_calibration(cfg, task, datamodule)
     apply_num_threads(
         cfg.runtime.num_threads, task, datamodule.train_dataloader(), bool(cfg.trainer.get("deterministic"))

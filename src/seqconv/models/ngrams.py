@@ -113,9 +113,9 @@ class NBNgramBranch(nn.Module):
             )
             seen += len(labels)
         counts = counts[:, :-1]  # [C, T]: the absent slot is no n-gram
-        present = counts + self.alpha
-        absent = counts.sum(dim=0, keepdim=True) - counts + self.alpha  # the other classes' counts
-        ratios = (present / present.sum(dim=1, keepdim=True)).log() - (absent / absent.sum(dim=1, keepdim=True)).log()
+        own = counts + self.alpha
+        others = counts.sum(dim=0, keepdim=True) - counts + self.alpha  # the other classes' counts
+        ratios = (own / own.sum(dim=1, keepdim=True)).log() - (others / others.sum(dim=1, keepdim=True)).log()
         self.ratios.zero_()
         self.ratios[:-1] = ratios.T.to(self.ratios.dtype)
         return seen
