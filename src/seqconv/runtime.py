@@ -4,7 +4,9 @@ torch's default thread count is not always the fastest for small convolutional m
 
 Measured on a 2-core machine: the classic TimeSeriesCNN trains about 2x faster with 1 intra-op thread than
 with 2, while a larger TextCNN is faster with 2. ``runtime.num_threads=auto`` therefore times a few training
-steps of the actual network on a real batch with each candidate count and keeps the fastest.
+steps of the actual network on a real batch with each candidate count and keeps the fastest. A process that
+fits the same network on batches of the same shape again (the folds of a backtest, repeated trials) reuses the
+first decision instead of probing again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ __all__ = ["drop_nvml_probe_without_gpu", "fastest_num_threads", "set_num_thread
 log = logging.getLogger(__name__)
 # set by `import lightning` (lightning/fabric/__init__.py)
 NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+# torch's thread count when seqconv first ran: the candidate besides 1 thread, even after an earlier decision in
+# this process set 1 thread
+_INITIAL_THREADS = torch.get_num_threads()
+_DECISIONS: dict[tuple, int] = {}  # (network layout, batch shape) -> the thread count the probe chose
+
+
+def _probe_key(net: nn.Module, x: torch.Tensor) -> tuple:
+    """What the fastest thread count depends on: the network's class and parameter shapes, the batch's shape."""
+    shapes = tuple((name, tuple(p.shape)) for name, p in net.named_parameters())
+    return type(net).__module__, type(net).__qualname__, shapes, tuple(x.shape), x.dtype
 
 
 def _train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor) -> float:
@@ -34,15 +46,22 @@ def _train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tenso
     return time.perf_counter() - start
 
 
-def fastest_num_threads(net: nn.Module, x: torch.Tensor, rounds: int = 7, margin: float = 0.1) -> int:
+def fastest_num_threads(
+    net: nn.Module, x: torch.Tensor, rounds: int = 7, margin: float = 0.1, reuse: bool = True
+) -> int:
     """Time training steps (forward, backward, Adam step) of a copy of ``net`` on ``x`` (``[B, C, L]``) with
     1 thread and with torch's default, interleaved so that load from other processes hits both alike, and
     return the count with the lower median. More threads must win by ``margin`` (10%): the probe leaves out
     per-step overhead outside the network (metrics, logging), which favours fewer threads. ``net`` itself is
-    not touched."""
-    default = torch.get_num_threads()
+    not touched. The decision is kept for the rest of the process: the same network layout on batches of the
+    same shape gets it again without a probe (``reuse=False`` probes anyway)."""
+    default = _INITIAL_THREADS
     if default == 1:
         return 1
+    key = _probe_key(net, x)
+    if reuse and key in _DECISIONS:
+        log.info("runtime.num_threads=auto: %d thread(s), as probed earlier in this process", _DECISIONS[key])
+        return _DECISIONS[key]
     probe = copy.deepcopy(net).train()
     optimizer = torch.optim.Adam(probe.parameters())
     timings: dict[int, list[float]] = {1: [], default: []}
@@ -57,6 +76,7 @@ def fastest_num_threads(net: nn.Module, x: torch.Tensor, rounds: int = 7, margin
         torch.set_num_threads(default)
     median = {t: sorted(s)[len(s) // 2] for t, s in timings.items()}
     best = default if median[default] < (1 - margin) * median[1] else 1
+    _DECISIONS[key] = best
     log.info(
         "runtime.num_threads=auto: %s -> %d thread(s)",
         ", ".join(f"{t}: {s * 1e3:.1f} ms/step" for t, s in median.items()),

@@ -54,7 +54,7 @@ def _with_threads(count: int, call) -> None:
 def _auto_choices(ctx: Context, case: ModelCase, default: int, probes: int) -> list[int]:
     """What ``runtime.num_threads=auto`` picks, ``probes`` times (it measures, so it can differ run to run)."""
     with threads(default):
-        return [fastest_num_threads(case.net, case.x) for _ in range(probes)]
+        return [fastest_num_threads(case.net, case.x, reuse=False) for _ in range(probes)]
 
 
 def run(ctx: Context, workloads: Workloads) -> list[Row]:

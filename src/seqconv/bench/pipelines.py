@@ -52,7 +52,7 @@ def run(ctx: Context, workloads: Workloads) -> list[Row]:
         ctx.log(f"input pipelines: {data}")
         loader_rate, samples = _loader_rate(ctx, workloads, data)
         case = workloads.case(model, data)
-        count = fastest_num_threads(case.net, case.x)
+        count = fastest_num_threads(case.net, case.x, reuse=False)
         with threads(count):
             step = median(interleaved({"step": case.step}, 2 if ctx.quick else 20, 1, seconds=5.0)["step"])
         step_rate = len(case.y) / step
