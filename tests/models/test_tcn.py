@@ -1,5 +1,6 @@
 import torch
 
+from seqconv.layers import Dropout
 from seqconv.models import TCNForecaster
 
 
@@ -24,6 +25,6 @@ def test_dropout_is_per_value_by_default_and_spatial_on_request():
     def dropout_types(model: torch.nn.Module) -> set[type]:
         return {type(m) for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)}
 
-    assert dropout_types(TCNForecaster(1, 1)) == {torch.nn.Dropout}
+    assert dropout_types(TCNForecaster(1, 1)) == {Dropout}  # seqconv.layers.Dropout: per value
     assert dropout_types(TCNForecaster(1, 1, spatial_dropout=True)) == {torch.nn.Dropout1d}
     assert dropout_types(TCNForecaster(1, 1, dropout=0.0)) == set()

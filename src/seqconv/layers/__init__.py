@@ -5,6 +5,7 @@ from seqconv.layers.checks import check_bcl
 from seqconv.layers.conv_norm_act import ConvNormAct, SeparableConvNormAct, create_dropout
 from seqconv.layers.create_act import ACTIVATIONS, create_act, get_act_layer
 from seqconv.layers.create_norm import NORMS, ChannelLayerNorm, check_norm_streams, create_norm
+from seqconv.layers.dropout import Dropout
 from seqconv.layers.padding import PADDING_MODES, conv_output_length, get_padding
 from seqconv.layers.pooling import POOL_TYPES, GlobalPool1d
 from seqconv.layers.receptive_field import compose_geometry, layer_geometry, receptive_field
@@ -19,6 +20,7 @@ __all__ = [
     "POOL_TYPES",
     "ChannelLayerNorm",
     "ConvNormAct",
+    "Dropout",
     "GlobalPool1d",
     "ResidualBlock",
     "SeparableConvNormAct",

@@ -9,6 +9,7 @@ from torch import nn
 from seqconv.layers.checks import check_bcl
 from seqconv.layers.create_act import create_act
 from seqconv.layers.create_norm import check_norm_streams, create_norm, norm_mixes_time
+from seqconv.layers.dropout import Dropout
 from seqconv.layers.padding import conv_output_length, get_padding
 from seqconv.layers.streaming import StreamingModule
 
@@ -170,11 +171,11 @@ class ConvNormAct(StreamingModule):
 
 
 def create_dropout(p: float, spatial: bool = False) -> nn.Module:
-    """Dropout of ``[B, C, L]`` values with probability ``p``: per value, or per channel with ``spatial`` (a whole
-    channel of an item zeroed); ``nn.Identity`` for ``p = 0``."""
+    """Dropout of ``[B, C, L]`` values with probability ``p``: per value (:class:`~seqconv.layers.dropout.Dropout`),
+    or per channel with ``spatial`` (a whole channel of an item zeroed); ``nn.Identity`` for ``p = 0``."""
     if p == 0:
         return nn.Identity()
-    return nn.Dropout1d(p) if spatial else nn.Dropout(p)
+    return nn.Dropout1d(p) if spatial else Dropout(p)
 
 
 class SeparableConvNormAct(StreamingModule):
