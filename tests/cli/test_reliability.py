@@ -22,8 +22,8 @@ NO_DATA = "data.path=/nonexistent/prices.csv"
     ],
     ids=["dropout>1", "dropout<0", "kernel>window", "groups", "act", "norm", "causal-group-norm", "horizon"],
 )
-def test_config_mistakes_fail_before_loading_data(run_entry, overrides, fragment):
-    run = run_entry("train.py", NO_DATA, *overrides)
+def test_config_mistakes_fail_before_loading_data(run_in_process, overrides, fragment):
+    run = run_in_process("train.py", NO_DATA, *overrides)
     assert run.proc.returncode == 2, run.output
     assert fragment in run.proc.stderr
     assert "nonexistent" not in run.proc.stderr  # the data was never touched

@@ -1,7 +1,6 @@
 """End-to-end runs of train.py and eval.py through their real Hydra entry points."""
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -71,8 +70,8 @@ def test_seed_is_honoured_including_zero(run_entry):
     ],
     ids=["missing-file", "window-too-long", "unknown-activation", "unknown-column", "threads"],
 )
-def test_user_errors_exit_2_with_a_message_and_no_metrics(run_entry, overrides, fragments):
-    run = run_entry("train.py", "debug=fast_dev_run", *overrides)
+def test_user_errors_exit_2_with_a_message_and_no_metrics(run_in_process, overrides, fragments):
+    run = run_in_process("train.py", "debug=fast_dev_run", *overrides)
     assert run.proc.returncode == 2, run.output
     for fragment in fragments:
         assert fragment in run.proc.stderr
@@ -81,23 +80,27 @@ def test_user_errors_exit_2_with_a_message_and_no_metrics(run_entry, overrides, 
 
 
 def test_bad_csv_names_file_and_line(run_entry, tmp_path):
+    """Also the subprocess proof that ``python train.py`` itself exits 2 on a user error, without a traceback (the
+    other user errors run ``main`` in this process)."""
     bad = tmp_path / "bad.csv"
     bad.write_text("Date,Close\n2020-01-02,1\n2020-01-03,oops\n")
     run = run_entry("train.py", "debug=fast_dev_run", f"data.path={bad}")
-    assert run.proc.returncode == 2
+    assert run.proc.returncode == 2, run.output
     assert f"{bad}: line 3, column 'close': 'oops' is not a number" in run.proc.stderr
+    assert "Traceback" not in run.output
+    assert not (run.run_dir / "metrics.json").exists()
 
 
-def test_misspelled_key_and_unknown_option_fail_before_training(run_entry):
-    misspelled = run_entry("train.py", "data.windw=10")
+def test_misspelled_key_and_unknown_option_fail_before_training(run_in_process):
+    misspelled = run_in_process("train.py", "data.windw=10")
     assert misspelled.proc.returncode == 2
     assert "unknown config key 'data.windw': did you mean data.window?" in misspelled.proc.stderr
     assert "valid keys under data:" in misspelled.proc.stderr and "horizon" in misspelled.proc.stderr
-    top_level = run_entry("train.py", "sed=3")
+    top_level = run_in_process("train.py", "sed=3")
     assert top_level.proc.returncode == 2 and "did you mean seed?" in top_level.proc.stderr
-    nested = run_entry("train.py", "model=tcn", "model.net.chanels=[3]")
+    nested = run_in_process("train.py", "model=tcn", "model.net.chanels=[3]")
     assert nested.proc.returncode == 2 and "did you mean model.net.channels?" in nested.proc.stderr
-    unknown = run_entry("train.py", "model=resnet")
+    unknown = run_in_process("train.py", "model=resnet")
     assert unknown.proc.returncode != 0
     assert "Available options in 'model'" in unknown.output and "tscnn" in unknown.output
     assert not (misspelled.run_dir / "metrics.json").exists()
@@ -118,14 +121,11 @@ def test_console_script_works_from_another_directory(run_entry, tmp_path):
     assert "test/mse" in run.metrics
 
 
-def test_training_again_into_a_finished_run_dir_asks_for_ckpt_path_last(run_entry, tmp_path):
+def test_training_again_into_a_finished_run_dir_asks_for_ckpt_path_last(run_entry, run_in_process):
     first = run_entry("train.py", "debug=limit", "data=stocks_synthetic")
     assert first.proc.returncode == 0, first.output
     last = first.run_dir / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["epoch"] == 2  # refreshed every epoch, not only on a new best
-    again = subprocess.run(
-        [sys.executable, "train.py", "debug=limit", "data=stocks_synthetic", f"hydra.run.dir={first.run_dir}",
-         f"paths.root_dir={tmp_path}"],
-        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert again.returncode == 2 and "pass ckpt_path=last to resume that run" in again.stderr
+    again = run_in_process("train.py", "debug=limit", "data=stocks_synthetic", run_dir=first.run_dir)
+    assert again.proc.returncode == 2 and "pass ckpt_path=last to resume that run" in again.proc.stderr
+    assert torch.load(last, weights_only=True)["epoch"] == 2  # not touched
