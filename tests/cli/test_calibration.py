@@ -89,9 +89,9 @@ def test_the_fitted_temperature_reaches_eval_predict_and_the_export(run_entry, t
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=0, msg=source)
 
 
-def test_calibration_without_a_validation_split_exits_2_before_training(run_entry, tmp_path):
+def test_calibration_without_a_validation_split_exits_2_before_training(run_in_process, tmp_path):
     table = _table(tmp_path / "reviews.csv")
-    run = run_entry(
+    run = run_in_process(
         "train.py", "model=textcnn", "data=reviews", f"data.path={table}", f"data.data_dir={tmp_path / 'cache'}",
         "task.calibration=temperature", "+trainer.limit_val_batches=0", "trainer.max_epochs=1",
     )  # fmt: skip
@@ -144,16 +144,18 @@ def test_the_conformal_offsets_reach_eval_predict_and_the_export(run_entry, tmp_
         torch.testing.assert_close(got, expected, atol=0, rtol=1e-5, msg=source)
 
 
-def test_conformal_calibration_without_quantiles_exits_2_before_training(run_entry, tmp_path):
-    run = run_entry("train.py", "model=tcn", f"data.path={_prices(tmp_path / 'p.csv')}", "task.calibration=conformal")
+def test_conformal_calibration_without_quantiles_exits_2_before_training(run_in_process, tmp_path):
+    run = run_in_process(
+        "train.py", "model=tcn", f"data.path={_prices(tmp_path / 'p.csv')}", "task.calibration=conformal"
+    )
     assert run.proc.returncode == 2, run.output
     assert "task.calibration=conformal calibrates quantile forecasts" in run.proc.stderr
     assert "Traceback" not in run.output
     assert not list(run.run_dir.glob("checkpoints/*.ckpt"))
 
 
-def test_conformal_calibration_without_a_validation_split_exits_2_before_training(run_entry, tmp_path):
-    run = run_entry(
+def test_conformal_calibration_without_a_validation_split_exits_2_before_training(run_in_process, tmp_path):
+    run = run_in_process(
         "train.py", "model=tcn", f"data.path={_prices(tmp_path / 'p.csv')}", "task.quantiles=[0.1,0.5,0.9]",
         "task.calibration=conformal", "+trainer.limit_val_batches=0", "trainer.max_epochs=1",
     )  # fmt: skip

@@ -58,14 +58,18 @@ def _user_error(run, *fragments):
     assert "Traceback" not in run.output
 
 
-@pytest.fixture
-def tcn_checkpoint(run_tool):
-    train = _ok(
-        run_tool(
-            "train.py", "model=tcn", "data.horizon=3", "debug=limit", "trainer.max_epochs=1", "runtime.num_threads=1"
-        )
-    )
-    return Path(train.metrics["best_model_path"])
+@pytest.fixture(scope="module")
+def tcn_checkpoint(tmp_path_factory):
+    """One train.py TCN checkpoint for the tests of this file, which only read it."""
+    root = tmp_path_factory.mktemp("tcn")
+    train = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), f"hydra.run.dir={root / 'run'}", f"paths.root_dir={root}",
+         "trainer.accelerator=cpu", "model=tcn", "data.horizon=3", "debug=limit", "trainer.max_epochs=1",
+         "runtime.num_threads=1"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert train.returncode == 0, train.stdout + train.stderr
+    return Path(json.loads((root / "run" / "metrics.json").read_text())["best_model_path"])
 
 
 def test_train_export_predict_chain_for_forecasting(run_tool, tcn_checkpoint, tmp_path):
@@ -105,17 +109,19 @@ def test_console_script_exports_torch_export_format(run_tool, tcn_checkpoint):
     assert (run.run_dir / "model.pt2").is_file() and (run.run_dir / "model.pt2.json").is_file()
 
 
-def test_bad_inputs_exit_2_with_a_message_and_write_nothing(run_tool, tcn_checkpoint, tmp_path):
+def test_bad_inputs_exit_2_with_a_message_and_write_nothing(run_tool, run_in_process, tcn_checkpoint, tmp_path):
+    """The first two run export.py and predict.py as a user does (their own exit status 2, no traceback); the
+    others call their main in this process."""
     junk = tmp_path / "junk.ckpt"
     junk.write_text("not a checkpoint")
     _user_error(run_tool("export.py", f"ckpt_path={junk}"), "is not a readable PyTorch checkpoint")
     _user_error(run_tool("predict.py", f"ckpt_path={junk}", "input=x.csv"), "is not a readable PyTorch checkpoint")
     _user_error(
-        run_tool("export.py", f"ckpt_path={tcn_checkpoint}", "expect_model=tscnn"),
+        run_in_process("export.py", f"ckpt_path={tcn_checkpoint}", "expect_model=tscnn"),
         "holds a TCNForecaster",
         "asks for TimeSeriesCNN",
     )
-    _user_error(run_tool("export.py", f"ckpt_path={tcn_checkpoint}", "format=tflite"), "unknown format='tflite'")
+    _user_error(run_in_process("export.py", f"ckpt_path={tcn_checkpoint}", "format=tflite"), "unknown format='tflite'")
 
     wrong = tmp_path / "wrong.csv"
     pd.DataFrame({"Date": pd.bdate_range("2020-01-01", periods=50).strftime("%Y-%m-%d"), "Price": 1.0}).to_csv(
@@ -123,21 +129,21 @@ def test_bad_inputs_exit_2_with_a_message_and_write_nothing(run_tool, tcn_checkp
     )
     out = tmp_path / "out.csv"
     _user_error(
-        run_tool("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={wrong}", f"output={out}"),
+        run_in_process("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={wrong}", f"output={out}"),
         "missing column(s) ['close']",
     )
     short = tmp_path / "short.csv"
     pd.read_csv(SP500).iloc[:10].to_csv(short, index=False)
     _user_error(
-        run_tool("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", f"output={out}"),
+        run_in_process("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", f"output={out}"),
         "has 10 rows; the model reads windows of 30 steps",
     )
     _user_error(
-        run_tool("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", "horizon=4", f"output={out}"),
+        run_in_process("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", "horizon=4", f"output={out}"),
         "horizon=4: this model forecasts steps 1..3 at once",
     )
     _user_error(
-        run_tool("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", f"output={tmp_path}/out.xlsx"),
+        run_in_process("predict.py", f"ckpt_path={tcn_checkpoint}", f"input={short}", f"output={tmp_path}/out.xlsx"),
         "end the name in .csv or .json",
     )
     assert not out.exists()
@@ -148,7 +154,7 @@ def test_bad_inputs_exit_2_with_a_message_and_write_nothing(run_tool, tcn_checkp
     ]
 
 
-def test_text_chain_predicts_a_label_per_line(run_tool, tmp_path):
+def test_text_chain_predicts_a_label_per_line(run_tool, run_in_process, tmp_path):
     table = tmp_path / "reviews.csv"
     good, bad = ["great fun, loved it", "a wonderful film"], ["boring, hated it", "an awful film"]
     pd.DataFrame({"text": (good + bad) * 20, "label": ["pos", "pos", "neg", "neg"] * 20}).to_csv(table, index=False)
@@ -175,10 +181,10 @@ def test_text_chain_predicts_a_label_per_line(run_tool, tmp_path):
     assert [r["line"] for r in rows] == [1, 3] and {r["label"] for r in rows} <= {"neg", "pos"}
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    _user_error(run_tool("predict.py", f"model_path={model}", f"input={empty}"), "holds no text")
+    _user_error(run_in_process("predict.py", f"model_path={model}", f"input={empty}"), "holds no text")
 
 
-def test_audio_chain_predicts_a_class_per_file(run_tool, tmp_path):
+def test_audio_chain_predicts_a_class_per_file(run_tool, run_in_process, tmp_path):
     folder = tmp_path / "clips"
     for label, name in enumerate(("high", "low")):
         (folder / name).mkdir(parents=True)
@@ -208,4 +214,4 @@ def test_audio_chain_predicts_a_class_per_file(run_tool, tmp_path):
     assert all(float(r["p_high"]) + float(r["p_low"]) == pytest.approx(1.0, abs=1e-5) for r in rows)
     note = tmp_path / "note.txt"
     note.write_text("not audio")
-    _user_error(run_tool("predict.py", f"model_path={model}", f"input={note}"), "not an audio file")
+    _user_error(run_in_process("predict.py", f"model_path={model}", f"input={note}"), "not an audio file")

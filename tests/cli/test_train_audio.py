@@ -87,9 +87,9 @@ def test_eval_reproduces_test_acc_with_the_stored_class_map(run_entry, fsdd_url)
     ],
     ids=["folder-without-path", "unreachable", "speaker-split-without-speakers", "policy"],
 )
-def test_user_errors_exit_2_with_the_config_key(run_entry, fsdd_url, overrides, fragments):
+def test_user_errors_exit_2_with_the_config_key(run_in_process, fsdd_url, overrides, fragments):
     overrides = [o.format(url=fsdd_url) for o in overrides]
-    run = run_entry("train.py", "model=audiocnn", "debug=fast_dev_run", "runtime.num_threads=1", *overrides)
+    run = run_in_process("train.py", "model=audiocnn", "debug=fast_dev_run", "runtime.num_threads=1", *overrides)
     assert run.proc.returncode == 2, run.output
     for fragment in fragments:
         assert fragment in run.proc.stderr

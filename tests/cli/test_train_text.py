@@ -81,19 +81,19 @@ def test_baselines_off(run_entry, imdb_url):
     assert "test/acc" in run.metrics and not {"test/majority_acc", "test/baseline_acc", "baseline"} & run.metrics.keys()
 
 
-def test_download_failure_exits_2_with_the_url_and_offline_options(run_entry, http_server):
+def test_download_failure_exits_2_with_the_url_and_offline_options(run_in_process, http_server):
     http_server.fail("aclImdb_v1.tar.gz", 404)
     url = http_server.url("aclImdb_v1.tar.gz")
-    run = run_entry("train.py", "model=textcnn", "data=reviews", f"data.url={url}", "debug=fast_dev_run")
+    run = run_in_process("train.py", "model=textcnn", "data=reviews", f"data.url={url}", "debug=fast_dev_run")
     assert run.proc.returncode == 2, run.output
     assert url in run.proc.stderr and "data.url" in run.proc.stderr and "data.path" in run.proc.stderr
     assert "Traceback" not in run.output
 
 
-def test_csv_with_unknown_labels_exits_2_listing_them(run_entry, tmp_path):
+def test_csv_with_unknown_labels_exits_2_listing_them(run_in_process, tmp_path):
     csv = tmp_path / "mine.csv"
     csv.write_text("review,stars\ngood,pos\nbad,neg\nmeh,neutral\n" + "fine,pos\nawful,neg\n" * 5)
-    run = run_entry(
+    run = run_in_process(
         "train.py",
         "model=textcnn",
         "data=reviews",
@@ -148,10 +148,12 @@ def test_pretrained_embeddings_reach_the_trained_network(run_entry, imdb_url, tm
         assert table[vocab.index(word)].tolist() == vector
 
 
-def test_a_missing_embeddings_file_exits_2_naming_the_key(run_entry, imdb_url, tmp_path):
+def test_a_missing_embeddings_file_exits_2_naming_the_key(run_in_process, imdb_url, tmp_path):
     _, data = imdb_url
     missing = tmp_path / "nowhere.txt"
-    run = run_entry("train.py", "model=textcnn", "data=reviews", *data, f"model.net.pretrained_embeddings={missing}")
+    run = run_in_process(
+        "train.py", "model=textcnn", "data=reviews", *data, f"model.net.pretrained_embeddings={missing}"
+    )
     assert run.proc.returncode == 2, run.output
     assert f"model.net.pretrained_embeddings={missing}: no such file" in run.proc.stderr
     assert "Traceback" not in run.output
