@@ -2,12 +2,14 @@ import contextlib
 import json
 import logging
 import os
+import random
 import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
@@ -63,13 +65,15 @@ def run_entry(tmp_path):
 @contextlib.contextmanager
 def _process_state_restored() -> Iterator[None]:
     """Put back what an entry point changes in its process: logging handlers and levels (Hydra configures them),
-    environment variables (Lightning's seed), torch's thread count, warning filters and Hydra's singletons."""
+    environment variables and random states (Lightning's seed), torch's thread count, warning filters and Hydra's
+    singletons."""
     loggers = [
         logging.getLogger(),
         *(v for v in logging.root.manager.loggerDict.values() if isinstance(v, logging.Logger)),
     ]
     saved = [(lg, lg.handlers[:], lg.level, lg.propagate, lg.disabled) for lg in loggers]
     environ, threads, cwd = dict(os.environ), torch.get_num_threads(), os.getcwd()
+    rng = random.getstate(), np.random.get_state(), torch.get_rng_state()
     GlobalHydra.instance().clear()
     try:
         with warnings.catch_warnings():
@@ -79,6 +83,9 @@ def _process_state_restored() -> Iterator[None]:
         HydraConfig.instance().cfg = None
         os.chdir(cwd)
         torch.set_num_threads(threads)
+        random.setstate(rng[0])
+        np.random.set_state(rng[1])
+        torch.set_rng_state(rng[2])
         os.environ.clear()
         os.environ.update(environ)
         for lg in logging.root.manager.loggerDict.values():
