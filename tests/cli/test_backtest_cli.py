@@ -92,6 +92,8 @@ def test_backtest_writes_every_forecast_and_a_resumed_run_equals_an_uninterrupte
         (["backtest.cutoffs=[2030-01-01]"], "outside the data"),
         (["data.cutoff=2019-01-02"], "data.cutoff is set by the backtest per fold"),
         (["task.quantiles=[0.9,0.1]"], "task.quantiles=[0.9, 0.1] must be a non-empty, sorted list"),
+        (["backtest.jobs=2", "backtest.fold=0"], "backtest.jobs runs every fold itself; drop backtest.fold"),
+        (["backtest.jobs=0"], "backtest.jobs must be a positive number of worker processes, got 0"),
     ],
 )
 def test_bad_backtest_settings_are_config_errors_before_training(tmp_path, overrides, fragment):
@@ -105,6 +107,26 @@ def test_bad_backtest_settings_are_config_errors_before_training(tmp_path, overr
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         backtest(cfg)
     assert not (tmp_path / "bt" / "folds").exists()
+
+
+def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path):
+    close = 50 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 200)))
+    prices = tmp_path / "prices.csv"
+    dates = pd.bdate_range("2012-01-02", periods=200).strftime("%Y-%m-%d")
+    pd.DataFrame({"Date": dates, "Close": close}).to_csv(prices, index=False)
+    options = (f"data.path={prices}", "data.window=20", "data.horizon=3", "backtest.folds=3", "backtest.step=10")
+    serial = _backtest(tmp_path, "serial", *options)
+    assert serial.returncode == 0, serial.stdout + serial.stderr
+    parallel = _backtest(tmp_path, "parallel", *options, "backtest.jobs=2")
+    assert parallel.returncode == 0, parallel.stdout + parallel.stderr
+    assert "3 fold group(s) in 2 worker process(es)" in parallel.stdout + parallel.stderr
+    one, two = (tmp_path / "serial", tmp_path / "parallel")
+    assert (one / "backtest.csv").read_text() == (two / "backtest.csv").read_text()  # both runs: 1 thread, seeded
+    folds = json.loads((two / "backtest.json").read_text())["folds"]
+    for fold in folds:  # each fold trained in its own dir, and logged there
+        fold_dir = two / "folds" / f"fold_{fold['index']}"
+        assert Path(fold["checkpoint"]).parent == fold_dir / "checkpoints"
+        assert f"fold {fold['index']} (cutoff" in (fold_dir / "fold.log").read_text()
 
 
 def test_a_bad_backtest_exits_2_naming_the_fold_and_writes_nothing(tmp_path):

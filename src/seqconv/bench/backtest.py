@@ -32,46 +32,35 @@ VOLATILITY_MODEL = "tscnn"
 
 def _backtest(ctx: Context, name: str, extra: list[str], model: str = "tcn", fold_jobs: int = 1) -> dict:
     """The issue's backtest, timed end to end; its aggregate scores and ``seconds``. With ``fold_jobs`` > 1 the
-    README's parallel recipe: the folds as that many jobs at once (Hydra's joblib launcher, one torch thread
-    each), then the aggregate step."""
+    folds run in that many worker processes of the one command (``backtest.jobs``, one torch thread each)."""
     folds, epochs = (2, 1) if ctx.quick else (20, 5)
     quick = ["+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"] if ctx.quick else []
     run_dir = ctx.out / "backtest" / name
     common = [
         f"model={model}", "data.window=30", "data.horizon=5", f"backtest.folds={folds}", "backtest.step=40",
-        f"trainer.max_epochs={epochs}", "logger=none", *quick, *extra,
+        f"trainer.max_epochs={epochs}", "logger=none", f"backtest.jobs={fold_jobs}", *quick, *extra,
     ]  # fmt: skip
-    module = [sys.executable, "-m", "seqconv.cli.backtest"]
-    if fold_jobs == 1:
-        commands = [[*module, f"hydra.run.dir={run_dir}", *common]]
-    else:
-        common.append(f"backtest.dir={run_dir}")
-        jobs = [
-            *module, "-m", "hydra/launcher=local_parallel", f"hydra.launcher.n_jobs={fold_jobs}",
-            "runtime.num_threads=1", f"backtest.fold=range({folds})", f"hydra.sweep.dir={run_dir / 'sweep'}", *common,
-        ]  # fmt: skip
-        commands = [jobs, [*module, f"hydra.run.dir={run_dir / 'aggregate'}", *common]]
+    command = [sys.executable, "-m", "seqconv.cli.backtest", f"hydra.run.dir={run_dir}", *common]
     started = time.perf_counter()
-    for command in commands:
-        proc = subprocess.run(command, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"backtest {name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"backtest {name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     seconds = time.perf_counter() - started
     return {"seconds": seconds, **json.loads((run_dir / "backtest.json").read_text())["aggregate"]}
 
 
 def run(ctx: Context, workloads: object = None) -> list[Row]:
-    """Rows: the price backtest with quantiles against the peers (one process, and two fold jobs at once), its
-    coverage, and the volatility backtest."""
+    """Rows: the price backtest with quantiles against the peers (one process, and its folds in two worker
+    processes), its coverage, and the volatility backtest."""
     extra = ["task.quantiles=[0.1,0.5,0.9]", "task.calibration=conformal"]
     ctx.log("backtest: price, quantiles")
     price = _backtest(ctx, "price", extra)
-    ctx.log("backtest: price, quantiles, 2 fold jobs")
+    ctx.log("backtest: price, quantiles, backtest.jobs=2")
     parallel = _backtest(ctx, "price_parallel", extra, fold_jobs=2)
     ctx.log("backtest: volatility")
     vol = _backtest(ctx, "volatility", ["data.target_transform=abs_log_return"], model=VOLATILITY_MODEL)
     rows = []
-    for how, result in (("one process", price), ("2 fold jobs x 1 thread", parallel)):
+    for how, result in (("one process", price), ("backtest.jobs=2: 2 processes x 1 thread", parallel)):
         ours = (
             f"{result['seconds']:.0f} s ({how}), MSE {result['mse']:.0f} = "
             f"{result['mse'] / result['persistence_mse']:.3f}x persistence"

@@ -5,12 +5,15 @@ reuse the last fold's model; forecast the horizon after the cutoff beside every 
 dir (or ``backtest.dir``): ``backtest.json`` (per-fold metrics with cutoffs, and the aggregate over every
 forecast point), ``backtest.csv`` (every forecast) and ``backtest.png``; each fold's result lands in
 ``folds/fold_<k>/result.json`` first, so a killed backtest re-run with the same command finishes only the folds
-that have none, and parallel fold jobs (``-m backtest.fold=...``) share the work.
+that have none, and parallel fold jobs (``-m backtest.fold=...``) share the work. ``backtest.jobs=N`` runs the
+folds in ``N`` worker processes of this command (one torch thread each), then aggregates.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqconv.backtest import (
+    Fold,
     aggregate_scores,
     fold_forecast,
     forecast_rows,
@@ -80,6 +84,12 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
     if bt.fold is not None and not 0 <= bt.fold < len(plan):
         raise ConfigError(f"backtest.fold={bt.fold}: the backtest has folds 0..{len(plan) - 1}")
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
+    if not isinstance(bt.jobs, int) or isinstance(bt.jobs, bool) or bt.jobs < 1:
+        raise ConfigError(f"backtest.jobs must be a positive number of worker processes, got {bt.jobs!r}")
+    if bt.jobs > 1:
+        if bt.fold is not None:
+            raise ConfigError("backtest.jobs runs every fold itself; drop backtest.fold (or backtest.jobs)")
+        _run_in_workers(cfg, out, plan)
     todo = [plan[bt.fold]] if bt.fold is not None else plan
     fold_dm = None  # the last fold's datamodule run here; None when every fold was done already
     for fold in todo:
@@ -106,6 +116,48 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
     if bt.fold is not None:
         return None
     return _aggregate(cfg, out, plan, task_cfg, fold_dm)
+
+
+def _fold_groups(plan: list[Fold], out: Path) -> list[list[int]]:
+    """The folds still to run, grouped by the fold whose model they use (a group runs in order in one worker)."""
+    groups: dict[int, list[int]] = {}
+    for fold in plan:
+        if not (_fold_dir(out, fold.index) / "result.json").is_file():
+            groups.setdefault(fold.model_fold, []).append(fold.index)
+    return list(groups.values())
+
+
+def _run_in_workers(cfg: DictConfig, out: Path, plan: list[Fold]) -> None:
+    """Run the folds without a result in ``backtest.jobs`` spawned processes, one torch thread each; each writes
+    its folds' results as a ``backtest.fold=k`` job would."""
+    groups = _fold_groups(plan, out)
+    if not groups:
+        return
+    jobs = min(cfg.backtest.jobs, len(groups))
+    # the workers have no Hydra: its two values are fixed here, every other interpolation stays live (each fold's
+    # checkpoint dir follows the paths.output_dir it is given)
+    job_cfg = cfg.copy()
+    OmegaConf.set_struct(job_cfg, False)
+    job_cfg.paths.root_dir, job_cfg.paths.output_dir = str(cfg.paths.root_dir), str(cfg.paths.output_dir)
+    job_cfg.backtest.dir, job_cfg.backtest.jobs, job_cfg.runtime.num_threads = str(out), 1, 1
+    container = OmegaConf.to_container(job_cfg, resolve=False)
+    log.info("backtest.jobs=%d: %d fold group(s) in %d worker process(es)", cfg.backtest.jobs, len(groups), jobs)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in [pool.submit(_worker, container, group) for group in groups]:
+            future.result()  # a failed fold stops the backtest with its error
+
+
+def _worker(container: dict[str, Any], folds: list[int]) -> None:
+    """One worker's folds, in order, each as a ``backtest.fold=k`` job, logging into ``folds/fold_<k>/fold.log``."""
+    out = Path(container["backtest"]["dir"])
+    for index in folds:
+        _fold_dir(out, index).mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(_fold_dir(out, index) / "fold.log")
+        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+        logging.basicConfig(level=logging.INFO, handlers=[handler, logging.StreamHandler()], force=True)
+        cfg = OmegaConf.create(container)
+        cfg.backtest.fold = index
+        backtest(cfg)
 
 
 def _summary(metrics: dict[str, float]) -> str:
