@@ -46,6 +46,9 @@ def test_min_doc_frequency_counts_documents_by_hand():
     assert MinDocFrequency(1).fit(counts).columns_.tolist() == [0, 1, 2]
     kept = MinDocFrequency(2).fit(counts).transform(sp.csr_matrix(np.array([[5, 6, 7, 8]], dtype=np.float32)))
     assert kept.toarray().tolist() == [[5, 7]]
+    repeated = sp.csr_matrix((np.ones(3, np.float32), [1, 1, 2], [0, 3]), shape=(1, 4))  # column 1 entered twice
+    assert MinDocFrequency(2).fit(repeated).columns_.tolist() == []  # one document, however many entries
+    assert repeated.indices.tolist() == [1, 1, 2]  # the caller's matrix is left as it was
     with pytest.raises(Exception, match="not fitted"):
         MinDocFrequency(2).transform(counts)
 

@@ -43,8 +43,10 @@ class MinDocFrequency(TransformerMixin, BaseEstimator):
         self.min_df = min_df
 
     def fit(self, X: sp.spmatrix, y: object = None) -> MinDocFrequency:
-        X = sp.csr_matrix(X)
-        X.sum_duplicates()  # one entry per (row, column): counting entries counts documents
+        X = sp.csr_matrix(X)  # shares the caller's arrays: canonicalised on a copy only
+        if not X.has_canonical_format:  # one entry per (row, column), so that counting entries counts documents
+            X = X.copy()
+            X.sum_duplicates()
         frequency = np.bincount(X.indices[X.data != 0], minlength=X.shape[1])
         self.columns_ = np.flatnonzero(frequency >= self.min_df)
         return self
