@@ -15,7 +15,7 @@ import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra.utils import instantiate
@@ -33,6 +33,7 @@ from seqconv.backtest import (
     write_fold,
 )
 from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._exit import run_and_exit
 from seqconv.cli._overrides import run_checked
 from seqconv.cli.train import train
 from seqconv.data.stocks import StocksDataModule
@@ -219,5 +220,11 @@ def main() -> dict[str, Any] | None:
     return run_checked("backtest", _hydra_main)
 
 
+def entry() -> NoReturn:
+    """``seqconv-backtest`` and ``python backtest.py``: :func:`main`, then an exit without the interpreter's teardown
+    (:func:`~seqconv.cli._exit.run_and_exit`)."""
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._exit import run_and_exit
 from seqconv.cli._overrides import run_checked
 from seqconv.cli._report import final_metrics, print_summary
 from seqconv.data.preprocessor import preprocessor_from_state
@@ -95,5 +96,11 @@ def main() -> None:
     return run_checked("eval", _hydra_main)
 
 
+def entry() -> NoReturn:
+    """``seqconv-eval`` and ``python eval.py``: :func:`main`, then an exit without the interpreter's teardown
+    (:func:`~seqconv.cli._exit.run_and_exit`)."""
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

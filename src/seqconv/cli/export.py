@@ -8,12 +8,13 @@ and on a batch of the checkpoint's test split, and writes a sidecar JSON beside 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from omegaconf import DictConfig
 
 from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._exit import run_and_exit
 from seqconv.cli._overrides import run_checked
 from seqconv.errors import ConfigError
 from seqconv.export import FORMATS, SUFFIXES, describe_run, export_network, load_run, real_batch, write_sidecar
@@ -86,5 +87,11 @@ def main() -> None:
     return run_checked("export", _hydra_main)
 
 
+def entry() -> NoReturn:
+    """``seqconv-export`` and ``python export.py``: :func:`main`, then an exit without the interpreter's teardown
+    (:func:`~seqconv.cli._exit.run_and_exit`)."""
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from omegaconf import DictConfig
 
 from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._exit import run_and_exit
 from seqconv.cli._overrides import run_checked
 from seqconv.data.preprocessor import Preprocessor, preprocessor_from_state
 from seqconv.errors import ConfigError
@@ -81,5 +82,11 @@ def main() -> None:
     return run_checked("predict", _hydra_main)
 
 
+def entry() -> NoReturn:
+    """``seqconv-predict`` and ``python predict.py``: :func:`main`, then an exit without the interpreter's teardown
+    (:func:`~seqconv.cli._exit.run_and_exit`)."""
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 import lightning as L
@@ -15,6 +15,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from seqconv.cli._errors import user_errors_exit
+from seqconv.cli._exit import run_and_exit
 from seqconv.cli._overrides import run_checked
 from seqconv.cli._report import final_metrics, print_summary
 from seqconv.data.datamodule import SeqDataModule
@@ -215,5 +216,11 @@ def main() -> float | None:
     return run_checked("train", _hydra_main)
 
 
+def entry() -> NoReturn:
+    """``seqconv-train`` and ``python train.py``: :func:`main`, then an exit without the interpreter's teardown
+    (:func:`~seqconv.cli._exit.run_and_exit`)."""
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    main()
+    entry()
