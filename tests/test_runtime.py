@@ -64,3 +64,19 @@ def test_auto_threads_still_try_the_initial_count_after_one_thread_was_chosen(mo
         assert sorted(set(calls)) == [1, 2]  # 2 threads timed again, not only the count in effect
     finally:
         torch.set_num_threads(before)
+
+
+def test_null_and_deterministic_auto_give_the_process_default_after_an_earlier_run_changed_it(monkeypatch):
+    # a multirun runs its jobs in one process: a job that forced 1 thread must not decide the next job's count
+    from seqconv import runtime
+    from seqconv.pipeline import apply_num_threads
+
+    monkeypatch.setattr(runtime, "_INITIAL_THREADS", 2)
+    before = torch.get_num_threads()
+    try:
+        for setting, deterministic in ((None, False), ("auto", True)):
+            assert runtime.set_num_threads(1) == 1  # the earlier job
+            assert apply_num_threads(setting, task=None, loader=None, deterministic=deterministic) == 2
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -86,16 +86,18 @@ def fastest_num_threads(
 
 
 def set_num_threads(setting: int | str | None, net: nn.Module | None = None, x: torch.Tensor | None = None) -> int:
-    """Apply ``runtime.num_threads``: ``None`` keeps torch's default, an integer forces it, ``"auto"`` measures
-    on ``net`` and ``x``. Returns the thread count in effect."""
+    """Apply ``runtime.num_threads``: ``None`` is torch's default (the process's count when seqconv was imported,
+    also after an earlier run in the same process, e.g. a multirun job, changed it), an integer forces it,
+    ``"auto"`` measures on ``net`` and ``x``. Returns the thread count in effect."""
     if setting == "auto":
         if net is None or x is None:
             raise ConfigError("runtime.num_threads=auto needs the network and a sample batch")
         setting = fastest_num_threads(net, x)
-    if setting is not None:
-        if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
-            raise ConfigError(f"runtime.num_threads must be a positive integer, 'auto' or null, got {setting!r}")
-        torch.set_num_threads(setting)
+    if setting is None:
+        setting = _INITIAL_THREADS
+    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
+        raise ConfigError(f"runtime.num_threads must be a positive integer, 'auto' or null, got {setting!r}")
+    torch.set_num_threads(setting)
     log.info("torch intra-op threads: %d", torch.get_num_threads())
     return torch.get_num_threads()
 
