@@ -15,7 +15,8 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
-from seqconv.cli.backtest import backtest
+from seqconv.cli import backtest as backtest_cli
+from seqconv.cli.backtest import backtest, worker_count
 from seqconv.errors import ConfigError
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,8 @@ def test_backtest_writes_every_forecast_and_a_resumed_run_equals_an_uninterrupte
         (["data.cutoff=2019-01-02"], "data.cutoff is set by the backtest per fold"),
         (["task.quantiles=[0.9,0.1]"], "task.quantiles=[0.9, 0.1] must be a non-empty, sorted list"),
         (["backtest.jobs=2", "backtest.fold=0"], "backtest.jobs runs every fold itself; drop backtest.fold"),
-        (["backtest.jobs=0"], "backtest.jobs must be a positive number of worker processes, got 0"),
+        (["backtest.jobs=0"], "backtest.jobs must be a positive number of worker processes or auto, got 0"),
+        (["backtest.jobs=many"], "backtest.jobs must be a positive number of worker processes or auto, got 'many'"),
     ],
 )
 def test_bad_backtest_settings_are_config_errors_before_training(tmp_path, overrides, fragment):
@@ -120,8 +122,13 @@ def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path):
     parallel = _backtest(tmp_path, "parallel", *options, "backtest.jobs=2")
     assert parallel.returncode == 0, parallel.stdout + parallel.stderr
     assert "3 fold group(s) in 2 worker process(es)" in parallel.stdout + parallel.stderr
+    auto = _backtest(tmp_path, "auto", *options, "backtest.jobs=auto")
+    assert auto.returncode == 0, auto.stdout + auto.stderr
+    workers = min(backtest_cli.usable_cores(), 3)
+    assert f"backtest.jobs=auto: {workers} process(es)" in auto.stdout + auto.stderr
     one, two = (tmp_path / "serial", tmp_path / "parallel")
     assert (one / "backtest.csv").read_text() == (two / "backtest.csv").read_text()  # both runs: 1 thread, seeded
+    assert (tmp_path / "auto" / "backtest.csv").read_text() == (one / "backtest.csv").read_text()
     folds = json.loads((two / "backtest.json").read_text())["folds"]
     for fold in folds:  # each fold trained in its own dir, and logged there
         fold_dir = two / "folds" / f"fold_{fold['index']}"
@@ -195,3 +202,30 @@ def test_conformal_calibration_moves_each_folds_intervals_and_never_its_point_fo
     pd.testing.assert_series_equal(plain["forecast"], conformal["forecast"])  # the same networks' medians
     assert not np.allclose(plain[["q0.1", "q0.9"]], conformal[["q0.1", "q0.9"]])
     assert (conformal["q0.1"] <= conformal["forecast"]).all() and (conformal["forecast"] <= conformal["q0.9"]).all()
+
+
+@pytest.mark.parametrize(
+    ("cores", "groups", "accelerator", "cuda", "expected"),
+    [
+        (4, 20, "cpu", False, 4),  # one worker per core
+        (4, 2, "cpu", False, 2),  # no more workers than fold groups
+        (4, 0, "cpu", False, 1),  # nothing left to run: this process
+        (1, 20, "cpu", False, 1),  # one core: this process
+        (4, 20, "gpu", False, 1),  # training on a GPU: this process
+        (4, 20, "auto", True, 1),
+        (4, 20, "auto", False, 4),
+    ],
+)
+def test_auto_jobs_follow_the_cores_the_fold_groups_and_the_accelerator(
+    monkeypatch, cores, groups, accelerator, cuda, expected
+):
+    monkeypatch.setattr(backtest_cli, "usable_cores", lambda: cores)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert worker_count("auto", groups, accelerator) == expected
+    assert worker_count(3, groups, accelerator) == 3  # a number is taken as given
+
+
+@pytest.mark.parametrize("jobs", [0, -1, True, "many", 1.5])
+def test_jobs_that_are_neither_a_count_nor_auto_are_config_errors(jobs):
+    with pytest.raises(ConfigError, match="backtest.jobs must be a positive number of worker processes or auto"):
+        worker_count(jobs, 5)

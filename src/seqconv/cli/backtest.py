@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn
 
 import hydra
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -85,12 +87,12 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
     if bt.fold is not None and not 0 <= bt.fold < len(plan):
         raise ConfigError(f"backtest.fold={bt.fold}: the backtest has folds 0..{len(plan) - 1}")
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
-    if not isinstance(bt.jobs, int) or isinstance(bt.jobs, bool) or bt.jobs < 1:
-        raise ConfigError(f"backtest.jobs must be a positive number of worker processes, got {bt.jobs!r}")
-    if bt.jobs > 1:
+    groups = 1 if bt.fold is not None else len(_fold_groups(plan, out))  # one fold: auto runs it here
+    jobs = worker_count(bt.jobs, groups, cfg.trainer.get("accelerator"))
+    if jobs > 1:
         if bt.fold is not None:
             raise ConfigError("backtest.jobs runs every fold itself; drop backtest.fold (or backtest.jobs)")
-        _run_in_workers(cfg, out, plan)
+        _run_in_workers(cfg, out, plan, jobs)
     todo = [plan[bt.fold]] if bt.fold is not None else plan
     fold_dm = None  # the last fold's datamodule run here; None when every fold was done already
     for fold in todo:
@@ -128,13 +130,39 @@ def _fold_groups(plan: list[Fold], out: Path) -> list[list[int]]:
     return list(groups.values())
 
 
-def _run_in_workers(cfg: DictConfig, out: Path, plan: list[Fold]) -> None:
-    """Run the folds without a result in ``backtest.jobs`` spawned processes, one torch thread each; each writes
-    its folds' results as a ``backtest.fold=k`` job would."""
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, else every core)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def worker_count(jobs: int | str, groups: int, accelerator: str | None = "cpu") -> int:
+    """``backtest.jobs`` as a number of processes: an integer as given; ``auto`` one worker process per usable
+    CPU core, at most one per fold group still to run (folds that reuse a model run in one worker), and 1 (this
+    process) with one group or fewer, on a single core, or where training would use a GPU.
+
+    Raises:
+        ConfigError: anything else than ``auto`` or a positive integer.
+    """
+    if jobs == "auto":
+        gpu = accelerator in ("gpu", "cuda", "mps") or (accelerator == "auto" and torch.cuda.is_available())
+        count = 1 if gpu else max(1, min(usable_cores(), groups))
+        log.info("backtest.jobs=auto: %d process(es) (%d usable core(s), %d fold group(s) to run%s)",
+                 count, usable_cores(), groups, ", training on a GPU" if gpu else "")  # fmt: skip
+        return count
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ConfigError(f"backtest.jobs must be a positive number of worker processes or auto, got {jobs!r}")
+    return jobs
+
+
+def _run_in_workers(cfg: DictConfig, out: Path, plan: list[Fold], jobs: int) -> None:
+    """Run the folds without a result in ``jobs`` spawned processes, one torch thread each; each writes its
+    folds' results as a ``backtest.fold=k`` job would."""
     groups = _fold_groups(plan, out)
     if not groups:
         return
-    jobs = min(cfg.backtest.jobs, len(groups))
+    jobs = min(jobs, len(groups))
     # the workers have no Hydra: its two values are fixed here, every other interpolation stays live (each fold's
     # checkpoint dir follows the paths.output_dir it is given)
     job_cfg = cfg.copy()
@@ -142,7 +170,7 @@ def _run_in_workers(cfg: DictConfig, out: Path, plan: list[Fold]) -> None:
     job_cfg.paths.root_dir, job_cfg.paths.output_dir = str(cfg.paths.root_dir), str(cfg.paths.output_dir)
     job_cfg.backtest.dir, job_cfg.backtest.jobs, job_cfg.runtime.num_threads = str(out), 1, 1
     container = OmegaConf.to_container(job_cfg, resolve=False)
-    log.info("backtest.jobs=%d: %d fold group(s) in %d worker process(es)", cfg.backtest.jobs, len(groups), jobs)
+    log.info("backtest.jobs: %d fold group(s) in %d worker process(es)", len(groups), jobs)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for future in [pool.submit(_worker, container, group) for group in groups]:
             future.result()  # a failed fold stops the backtest with its error
