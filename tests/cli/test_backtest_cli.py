@@ -124,7 +124,7 @@ def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path):
     assert "3 fold group(s) in 2 worker process(es)" in parallel.stdout + parallel.stderr
     auto = _backtest(tmp_path, "auto", *options, "backtest.jobs=auto")
     assert auto.returncode == 0, auto.stdout + auto.stderr
-    workers = min(backtest_cli.usable_cores(), 3)
+    workers = worker_count("auto", 3, "cpu")  # this machine's cores and memory
     assert f"backtest.jobs=auto: {workers} process(es)" in auto.stdout + auto.stderr
     one, two = (tmp_path / "serial", tmp_path / "parallel")
     assert (one / "backtest.csv").read_text() == (two / "backtest.csv").read_text()  # both runs: 1 thread, seeded
@@ -220,9 +220,22 @@ def test_auto_jobs_follow_the_cores_the_fold_groups_and_the_accelerator(
     monkeypatch, cores, groups, accelerator, cuda, expected
 ):
     monkeypatch.setattr(backtest_cli, "usable_cores", lambda: cores)
+    monkeypatch.setattr(backtest_cli, "available_memory", lambda: 64 << 30)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     assert worker_count("auto", groups, accelerator) == expected
     assert worker_count(3, groups, accelerator) == 3  # a number is taken as given
+
+
+def test_auto_jobs_leave_each_worker_its_memory(monkeypatch):
+    monkeypatch.setattr(backtest_cli, "usable_cores", lambda: 16)
+    monkeypatch.setattr(backtest_cli, "available_memory", lambda: int(2.5 * backtest_cli.WORKER_MEMORY))
+    assert worker_count("auto", 20, "cpu") == 2
+    monkeypatch.setattr(backtest_cli, "available_memory", lambda: backtest_cli.WORKER_MEMORY // 2)
+    assert worker_count("auto", 20, "cpu") == 1
+    monkeypatch.setattr(backtest_cli, "available_memory", lambda: None)  # unknown: cores and groups decide
+    assert worker_count("auto", 20, "cpu") == 16
+    memory = backtest_cli.available_memory()
+    assert memory is None or memory > 0  # this machine's figure, read for real
 
 
 @pytest.mark.parametrize("jobs", [0, -1, True, "many", 1.5])
