@@ -82,6 +82,13 @@ def test_without_logger_or_progress_bar_the_step_loss_is_not_logged():
     assert "train/loss" in trainer.callback_metrics
 
 
+def test_the_progress_bar_shows_the_headline_values_and_the_loggers_get_every_value():
+    trainer = _bare_trainer()
+    trainer.fit(_task(), train_dataloaders=_loader(16, 8), val_dataloaders=_loader(16, 8))
+    assert set(trainer.progress_bar_metrics) == {"val/loss", "val/acc"}
+    assert {"val/loss", "val/acc", "val/f1_macro", "val/auroc", "train/loss"} <= set(trainer.callback_metrics)
+
+
 def test_cpu_batches_are_handed_over_as_they_are():
     task = _task()
     batch = {"x": torch.zeros(2, 1, 4), "y": torch.zeros(2, dtype=torch.long)}

@@ -200,3 +200,23 @@ def test_quantile_metrics_equal_a_hand_computation_and_quantiles_never_cross():
 def test_bad_forecasting_settings_name_the_key(kwargs, fragment):
     with pytest.raises(ConfigError, match=fragment):
         ForecastingTask(_Constant(0.0), functools.partial(torch.optim.SGD, lr=0.1), **kwargs)
+
+
+def test_the_progress_bar_gets_loss_mse_and_skill_of_validation_only():
+    task = ForecastingTask(
+        _Fixed([10.0]), functools.partial(torch.optim.SGD, lr=0.1), target_transform="level", horizon=1,
+        baselines=["persistence", "drift"],
+    )  # fmt: skip
+    on_bar: dict[str, bool] = {}
+    task.log_dict = lambda values, prog_bar=False, **_: on_bar.update(dict.fromkeys(values, prog_bar))  # type: ignore[method-assign]
+    batch = {
+        "x": torch.zeros(2, 1, 5), "y": torch.zeros(2, 1), "last": torch.tensor([9.0, 11.0]),
+        "future": torch.tensor([[10.0], [12.0]]), "base_persistence": torch.tensor([[9.0], [11.0]]),
+        "base_drift": torch.tensor([[10.0], [12.0]]),
+    }  # fmt: skip
+    for split in ("val", "test"):
+        task._shared_step(batch, split)
+        task._log_epoch(split)
+    shown = {k for k, on in on_bar.items() if on}
+    assert shown == {"val/loss", "val/mse", "val/skill"}
+    assert {"val/skill_drift", "val/h1/mse", "test/mse", "test/skill"} <= set(on_bar) - shown

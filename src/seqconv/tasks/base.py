@@ -42,7 +42,8 @@ class SeqTask(L.LightningModule):
     * ``_compute_metrics(split) -> dict`` at the end of each epoch (compute and reset their torchmetrics).
 
     This class logs ``{split}/loss`` (the batch-size weighted epoch mean), ``train/loss_step``, and every value
-    from ``_compute_metrics`` as ``{split}/{name}``.
+    from ``_compute_metrics`` as ``{split}/{name}``. Every value reaches the loggers and ``callback_metrics``; the
+    progress bar shows ``train/loss_step`` and the validation values named in :attr:`progress_bar_metrics`.
 
     A NaN or infinite training loss stops training with the step and batch named
     (``nonfinite_loss="raise"``), or skips that batch's update (``"skip"``) up to ``max_skipped_batches``
@@ -59,6 +60,9 @@ class SeqTask(L.LightningModule):
             on small networks their per-batch updates cost as much as 10% of a step; ``train/loss`` is always
             logged.
     """
+
+    #: validation values the progress bar shows beside ``train/loss_step`` (subclasses name their headline metric)
+    progress_bar_metrics: tuple[str, ...] = ("loss",)
 
     def __init__(
         self,
@@ -142,7 +146,11 @@ class SeqTask(L.LightningModule):
         if split != "train" or self.train_metrics:
             values.update(self._compute_metrics(split))
         metric.reset()
-        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=split == "val")
+        shown = self.progress_bar_metrics if split == "val" else ()
+        for on_bar in (True, False):
+            part = {f"{split}/{k}": v for k, v in values.items() if (k in shown) == on_bar}
+            if part:
+                self.log_dict(part, prog_bar=on_bar)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss, finite = self._shared_step(batch, "train")

@@ -67,6 +67,8 @@ class ClassificationTask(SeqTask):
             (:func:`~seqconv.tasks.calibration.fit_temperature`) and stores it in the preprocessor; ``None``: none.
     """
 
+    progress_bar_metrics = ("loss", "acc")
+
     def __init__(
         self,
         net: nn.Module,

@@ -99,6 +99,8 @@ class ForecastingTask(SeqTask):
         train_metrics: also compute the metrics on training batches (only ``train/loss`` otherwise).
     """
 
+    progress_bar_metrics = ("loss", "mse", "skill")
+
     def __init__(
         self,
         net: nn.Module,
