@@ -21,6 +21,7 @@ from seqconv.cli import eval as eval_entry
 from seqconv.cli import export as export_entry
 from seqconv.cli import predict as predict_entry
 from seqconv.cli import train as train_entry
+from seqconv.cli._exit import exit_status
 
 _ENTRIES = {"train": train_entry, "eval": eval_entry, "export": export_entry, "predict": predict_entry}
 
@@ -117,14 +118,13 @@ def run_in_process(tmp_path, monkeypatch, capsys):
         main = _ENTRIES[entry].main
         monkeypatch.setattr(sys, "argv", argv)
         capsys.readouterr()  # only this run's output
-        status: int | str | None = 0
+        code = 0
         with _process_state_restored():
             try:
                 main()
             except SystemExit as stop:
-                status = stop.code
+                code = exit_status(stop)  # the interpreter's own mapping, as the scripts' exit applies it
         out = capsys.readouterr()
-        code = status if isinstance(status, int) else int(status is not None)  # sys.exit's own mapping
         return Run(subprocess.CompletedProcess(argv, code, out.out, out.err), run_dir)
 
     return run

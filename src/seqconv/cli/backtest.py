@@ -87,12 +87,12 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
     if bt.fold is not None and not 0 <= bt.fold < len(plan):
         raise ConfigError(f"backtest.fold={bt.fold}: the backtest has folds 0..{len(plan) - 1}")
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
-    groups = 1 if bt.fold is not None else len(_fold_groups(plan, out))  # one fold: auto runs it here
-    jobs = worker_count(bt.jobs, groups, cfg.trainer.get("accelerator"))
+    groups = _fold_groups(plan, out) if bt.fold is None else [[bt.fold]]  # one fold: auto runs it here
+    jobs = worker_count(bt.jobs, len(groups), cfg.trainer.get("accelerator"))
     if jobs > 1:
         if bt.fold is not None:
             raise ConfigError("backtest.jobs runs every fold itself; drop backtest.fold (or backtest.jobs)")
-        _run_in_workers(cfg, out, plan, jobs)
+        _run_in_workers(cfg, out, groups, jobs)
     todo = [plan[bt.fold]] if bt.fold is not None else plan
     fold_dm = None  # the last fold's datamodule run here; None when every fold was done already
     for fold in todo:
@@ -165,11 +165,11 @@ def worker_count(jobs: int | str, groups: int, accelerator: str | None = "cpu") 
     """
     if jobs == "auto":
         gpu = accelerator in ("gpu", "cuda", "mps") or (accelerator == "auto" and torch.cuda.is_available())
-        memory = available_memory()
+        cores, memory = usable_cores(), available_memory()
         fit = memory // WORKER_MEMORY if memory is not None else groups
-        count = 1 if gpu else max(1, min(usable_cores(), groups, fit))
+        count = 1 if gpu else max(1, min(cores, groups, fit))
         log.info("backtest.jobs=auto: %d process(es) (%d usable core(s), %d fold group(s) to run, room for %s "
-                 "worker(s) in memory%s)", count, usable_cores(), groups, fit if memory is not None else "any",
+                 "worker(s) in memory%s)", count, cores, groups, fit if memory is not None else "any",
                  ", training on a GPU" if gpu else "")  # fmt: skip
         return count
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -177,10 +177,9 @@ def worker_count(jobs: int | str, groups: int, accelerator: str | None = "cpu") 
     return jobs
 
 
-def _run_in_workers(cfg: DictConfig, out: Path, plan: list[Fold], jobs: int) -> None:
-    """Run the folds without a result in ``jobs`` spawned processes, one torch thread each; each writes its
-    folds' results as a ``backtest.fold=k`` job would."""
-    groups = _fold_groups(plan, out)
+def _run_in_workers(cfg: DictConfig, out: Path, groups: list[list[int]], jobs: int) -> None:
+    """Run the fold groups of :func:`_fold_groups` (the folds without a result) in ``jobs`` spawned processes, one
+    torch thread each; each writes its folds' results as a ``backtest.fold=k`` job would."""
     if not groups:
         return
     jobs = min(jobs, len(groups))
