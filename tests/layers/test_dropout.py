@@ -30,6 +30,24 @@ def test_the_four_lanes_of_a_word_drop_independently():
     assert (dropped.mean(dim=0) - 0.5).abs().max() < 0.005  # every lane, the top one included, is uniform
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_mask_follows_the_documented_rule_from_the_generator_s_words(dtype):
+    """Each value's 16-bit lane of torch's 64-bit random words decides it: kept (and scaled) when the lane, read as
+    a signed draw, is at least round(p * 65536) - 32768; the mask and its scale are in the input's dtype, also for
+    a non-contiguous input."""
+    p, lanes = 0.1, 2**16
+    x = torch.randn(6, 30, 5).to(dtype).transpose(1, 2)  # [B, C, L] as a transposed view, like a LayerNorm's output
+    torch.manual_seed(5)
+    y = Dropout(p).train()(x)
+    torch.manual_seed(5)
+    words = torch.empty((x.numel() + 3) // 4, dtype=torch.int64).random_(-(2**63), None)
+    draws = words.view(torch.int16)[: x.numel()].view(x.shape)
+    dropped = round(p * lanes)
+    scale = torch.tensor(lanes / (lanes - dropped), dtype=dtype)  # the scale in the input's precision
+    expected = x * torch.where(draws >= dropped - lanes // 2, scale, torch.zeros((), dtype=dtype))
+    assert y.dtype == dtype and torch.equal(y, expected)
+
+
 def test_identity_in_eval_mode_and_at_p_zero():
     x = torch.randn(4, 3, 10)
     assert torch.equal(Dropout(0.3).eval()(x), x)

@@ -38,5 +38,6 @@ class Dropout(nn.Dropout):
         n = x.numel()
         words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(2**63), None)  # all 64 bits random
         draws = words.view(torch.int16)[:n].view(x.shape)  # 4 draws per word, uniform over [-32768, 32767]
-        keep = (draws >= dropped - _LANES // 2).to(x.dtype).mul_(_LANES / (_LANES - dropped))
+        keep = torch.empty(x.shape, dtype=x.dtype)  # the comparison written as 0/1 values straight into it
+        torch.ge(draws, dropped - _LANES // 2, out=keep).mul_(_LANES / (_LANES - dropped))
         return x.mul_(keep) if self.inplace else x * keep
