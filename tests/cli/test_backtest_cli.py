@@ -15,6 +15,7 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
+from seqconv.backtest import plan_folds
 from seqconv.cli import backtest as backtest_cli
 from seqconv.cli.backtest import backtest, worker_count
 from seqconv.errors import ConfigError
@@ -111,7 +112,7 @@ def test_bad_backtest_settings_are_config_errors_before_training(tmp_path, overr
     assert not (tmp_path / "bt" / "folds").exists()
 
 
-def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path):
+def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path, monkeypatch):
     close = 50 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 200)))
     prices = tmp_path / "prices.csv"
     dates = pd.bdate_range("2012-01-02", periods=200).strftime("%Y-%m-%d")
@@ -121,7 +122,8 @@ def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path):
     assert serial.returncode == 0, serial.stdout + serial.stderr
     parallel = _backtest(tmp_path, "parallel", *options, "backtest.jobs=2")
     assert parallel.returncode == 0, parallel.stdout + parallel.stderr
-    assert "3 fold group(s) in 2 worker process(es)" in parallel.stdout + parallel.stderr
+    started = f"3 fold group(s) in 2 worker process(es) ({backtest_cli._start_method()})"
+    assert (parallel.stdout + parallel.stderr).count(started) == 1  # forked workers repeat nothing of the parent's
     auto = _backtest(tmp_path, "auto", *options, "backtest.jobs=auto")
     assert auto.returncode == 0, auto.stdout + auto.stderr
     workers = worker_count("auto", 3, "cpu")  # this machine's cores and memory
@@ -129,6 +131,19 @@ def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path):
     one, two = (tmp_path / "serial", tmp_path / "parallel")
     assert (one / "backtest.csv").read_text() == (two / "backtest.csv").read_text()  # both runs: 1 thread, seeded
     assert (tmp_path / "auto" / "backtest.csv").read_text() == (one / "backtest.csv").read_text()
+    if backtest_cli._start_method() == "fork":  # the other start method (macOS, Windows, CUDA in use) as well
+        monkeypatch.setattr(backtest_cli, "_start_method", lambda: "spawn")
+        out = tmp_path / "spawned"
+        overrides = [f"paths.output_dir={out}", "trainer.accelerator=cpu", "trainer.max_epochs=1", "logger=none"]
+        overrides += ["runtime.num_threads=1", "model=tcn", "model.net.channels=[8,8]", *options, "backtest.jobs=2"]
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_module("seqconv.conf", version_base="1.3"):
+                cfg = compose("backtest", overrides=[f"paths.root_dir={tmp_path}", *overrides])
+        finally:
+            GlobalHydra.instance().clear()
+        backtest(cfg)
+        assert (out / "backtest.csv").read_text() == (one / "backtest.csv").read_text()
     folds = json.loads((two / "backtest.json").read_text())["folds"]
     for fold in folds:  # each fold trained in its own dir, and logged there
         fold_dir = two / "folds" / f"fold_{fold['index']}"
@@ -236,6 +251,31 @@ def test_auto_jobs_leave_each_worker_its_memory(monkeypatch):
     assert worker_count("auto", 20, "cpu") == 16
     memory = backtest_cli.available_memory()
     assert memory is None or memory > 0  # this machine's figure, read for real
+
+
+def test_fold_groups_run_the_largest_training_sets_first_and_skip_finished_folds(tmp_path):
+    """Workers take the longest fits first (they then finish together); a group keeps its folds in order."""
+    plan = plan_folds(pd.bdate_range("2015-01-01", periods=300), 3, 20, 0.2, 6, 10, None, "expanding", None, True, 2)
+    assert [fold.model_fold for fold in plan] == [0, 0, 2, 2, 4, 4]
+    assert backtest_cli._fold_groups(plan, tmp_path) == [[4, 5], [2, 3], [0, 1]]
+    done = tmp_path / "folds" / "fold_4" / "result.json"
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    assert backtest_cli._fold_groups(plan, tmp_path) == [[5], [2, 3], [0, 1]]
+    sliding = plan_folds(pd.bdate_range("2015-01-01", periods=300), 3, 20, 0.2, 3, 10, None, "sliding", 150, True, 1)
+    assert len({fold.train_rows for fold in sliding}) == 1  # equal sizes: cutoff order
+    assert backtest_cli._fold_groups(sliding, tmp_path) == [[0], [1], [2]]
+
+
+def test_workers_fork_on_linux_unless_cuda_is_in_use(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert backtest_cli._start_method() == "fork"
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)  # a forked child could not use CUDA
+    assert backtest_cli._start_method() == "spawn"
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert backtest_cli._start_method() == "spawn"
 
 
 @pytest.mark.parametrize("jobs", [0, -1, True, "many", 1.5])
