@@ -128,3 +128,29 @@ def run_in_process(tmp_path, monkeypatch, capsys):
         return Run(subprocess.CompletedProcess(argv, code, out.out, out.err), run_dir)
 
     return run
+
+
+class OfflineWandb:
+    """W&B kept offline for a test (no API key anywhere, so it must go offline by itself), and its runs read back
+    with ``wandb leet inspect``."""
+
+    def __init__(self, home: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB")}
+        self.env["HOME"] = str(home)  # no ~/.netrc
+
+    def inspect(self, run_dir: Path, *args: str) -> str:
+        """``wandb leet inspect ARGS`` of the one offline run under ``run_dir/wandb``; its output."""
+        (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", *args, str(offline_run)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+
+@pytest.fixture
+def offline_wandb(tmp_path) -> OfflineWandb:
+    return OfflineWandb(tmp_path)

@@ -25,23 +25,30 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _backtest(tmp_path: Path, name: str, *overrides: str) -> subprocess.CompletedProcess:
+def _backtest(
+    tmp_path: Path, name: str, *overrides: str, logger: str = "none", env: dict | None = None, multirun: bool = False
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
-            sys.executable, str(REPO / "backtest.py"), f"hydra.run.dir={tmp_path / name}", "trainer.accelerator=cpu",
-            "trainer.max_epochs=1", "runtime.num_threads=1", "logger=none", "model=tcn", "model.net.channels=[8,8]",
-            *overrides,
+            sys.executable, str(REPO / "backtest.py"), *(["-m"] if multirun else []),
+            f"hydra.run.dir={tmp_path / name}", "trainer.accelerator=cpu", "trainer.max_epochs=1",
+            "runtime.num_threads=1", f"logger={logger}", "model=tcn", "model.net.channels=[8,8]", *overrides,
         ],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO, capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
 
 
+def _prices(tmp_path: Path, seed: int, rows: int = 200) -> Path:
+    """A random-walk price series in a Yahoo-style CSV (Date, Close)."""
+    close = 50 * np.exp(np.cumsum(np.random.default_rng(seed).normal(0, 0.01, rows)))
+    path = tmp_path / f"prices_{seed}.csv"
+    dates = pd.bdate_range("2012-01-02", periods=rows).strftime("%Y-%m-%d")
+    pd.DataFrame({"Date": dates, "Close": close}).to_csv(path, index=False)
+    return path
+
+
 def test_backtest_writes_every_forecast_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    close = 50 * np.exp(np.cumsum(np.random.default_rng(4).normal(0, 0.01, 260)))
-    prices = tmp_path / "prices.csv"
-    pd.DataFrame({"Date": pd.bdate_range("2012-01-02", periods=260).strftime("%Y-%m-%d"), "Close": close}).to_csv(
-        prices, index=False
-    )
+    prices = _prices(tmp_path, seed=4, rows=260)
     out = tmp_path / "bt"
     options = (
         f"data.path={prices}", "data.window=20", "data.horizon=3", "task.quantiles=[0.1,0.5,0.9]",
@@ -112,11 +119,8 @@ def test_bad_backtest_settings_are_config_errors_before_training(tmp_path, overr
     assert not (tmp_path / "bt" / "folds").exists()
 
 
-def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path, monkeypatch):
-    close = 50 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 200)))
-    prices = tmp_path / "prices.csv"
-    dates = pd.bdate_range("2012-01-02", periods=200).strftime("%Y-%m-%d")
-    pd.DataFrame({"Date": dates, "Close": close}).to_csv(prices, index=False)
+def test_folds_in_worker_processes_or_launcher_jobs_give_the_forecasts_of_one_process(tmp_path, monkeypatch):
+    prices = _prices(tmp_path, seed=5)
     options = (f"data.path={prices}", "data.window=20", "data.horizon=3", "backtest.folds=3", "backtest.step=10")
     serial = _backtest(tmp_path, "serial", *options)
     assert serial.returncode == 0, serial.stdout + serial.stderr
@@ -144,11 +148,44 @@ def test_folds_in_worker_processes_give_the_forecasts_of_one_process(tmp_path, m
             GlobalHydra.instance().clear()
         backtest(cfg)
         assert (out / "backtest.csv").read_text() == (one / "backtest.csv").read_text()
+    # the README's launcher recipe: each fold a job of Hydra's joblib launcher, then the aggregate
+    shared, sweep = tmp_path / "launched", f"hydra.sweep.dir={tmp_path / 'sweep'}"
+    jobs = _backtest(tmp_path, "jobs", *options, "hydra/launcher=joblib", "backtest.fold=0,1,2", sweep,
+                     f"backtest.dir={shared}", multirun=True)  # fmt: skip
+    assert jobs.returncode == 0, jobs.stdout + jobs.stderr
+    assert sorted(p.parent.name for p in shared.glob("folds/*/result.json")) == ["fold_0", "fold_1", "fold_2"]
+    assert not (shared / "backtest.csv").exists()  # a fold job writes its fold only
+    aggregate = _backtest(tmp_path, "aggregate", *options, f"backtest.dir={shared}")
+    assert aggregate.returncode == 0, aggregate.stdout + aggregate.stderr
+    assert aggregate.stdout.count("done already") == 3
+    assert (shared / "backtest.csv").read_text() == (one / "backtest.csv").read_text()
     folds = json.loads((two / "backtest.json").read_text())["folds"]
     for fold in folds:  # each fold trained in its own dir, and logged there
         fold_dir = two / "folds" / f"fold_{fold['index']}"
         assert Path(fold["checkpoint"]).parent == fold_dir / "checkpoints"
         assert f"fold {fold['index']} (cutoff" in (fold_dir / "fold.log").read_text()
+
+
+def test_a_backtest_logs_each_fold_the_aggregate_and_every_forecast_to_wandb(tmp_path, offline_wandb):
+    options = (f"data.path={_prices(tmp_path, seed=6)}", "data.window=20", "data.horizon=3", "backtest.folds=3",
+               "backtest.step=10", "task.quantiles=[0.1,0.5,0.9]")  # fmt: skip
+    run = _backtest(tmp_path, "wb", *options, logger="wandb", env=offline_wandb.env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = tmp_path / "wb"
+    result = json.loads((out / "backtest.json").read_text())
+    logged = json.loads(offline_wandb.inspect(out, "--summary", "--json"))["summary"]
+    for key in ("mse", "persistence_mse", "skill", "coverage", "crps"):
+        assert logged[f"backtest/{key}"] == pytest.approx(result["aggregate"][key]), key
+    last = result["folds"][-1]["metrics"]  # per-fold metrics are logged at step = fold; the summary keeps the last
+    assert logged["backtest/fold/mse"] == pytest.approx(last["mse"])
+    records = [json.loads(line) for line in offline_wandb.inspect(out, "--json").splitlines() if line.startswith("{")]
+    history = [r for r in records if r.get("type") == "history" and "backtest/fold/mse" in json.dumps(r)]
+    assert len(history) == 3  # one history row per fold
+    (table,) = out.glob("wandb/offline-run-*/files/media/table/backtest/forecasts_*.table.json")
+    forecasts = json.loads(table.read_text())
+    assert len(forecasts["data"]) == len(pd.read_csv(out / "backtest.csv")) == 9
+    assert {"fold", "actual", "forecast", "q0.1", "q0.9"} <= set(forecasts["columns"])
+    assert len(list(out.glob("folds/fold_*/wandb/offline-run-*"))) == 3  # each fold's training is a run of its own
 
 
 def test_a_bad_backtest_exits_2_naming_the_fold_and_writes_nothing(tmp_path):
@@ -190,11 +227,7 @@ def test_a_panel_trains_one_model_reports_each_series_and_backtests_every_series
 
 
 def test_conformal_calibration_moves_each_folds_intervals_and_never_its_point_forecasts(tmp_path):
-    close = 50 * np.exp(np.cumsum(np.random.default_rng(8).normal(0, 0.01, 300)))
-    prices = tmp_path / "prices.csv"
-    pd.DataFrame({"Date": pd.bdate_range("2012-01-02", periods=300).strftime("%Y-%m-%d"), "Close": close}).to_csv(
-        prices, index=False
-    )
+    prices = _prices(tmp_path, seed=8, rows=300)
     options = (
         f"data.path={prices}", "data.window=20", "data.horizon=3", "task.quantiles=[0.1,0.5,0.9]",
         "backtest.folds=2", "backtest.step=20", "seed=0",

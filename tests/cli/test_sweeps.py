@@ -1,7 +1,6 @@
 """Multirun, Optuna, launchers and W&B through the real entry point."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,29 +71,11 @@ def test_launchers_run_every_job(tmp_path, launcher):
     assert len(metrics) == 2 and all("test/mse" in m for m in metrics)
 
 
-def _wandb(run_dir: Path, *args: str) -> str:
-    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", *args, str(offline_run)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def _offline_env(tmp_path: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB")}
-    env["HOME"] = str(tmp_path)  # no ~/.netrc: no API key anywhere, so W&B must go offline by itself
-    return env
-
-
-def test_wandb_offline_logs_config_metrics_and_figures_per_job_in_one_group(tmp_path):
-    _, sweep_dir = _multirun(tmp_path, "logger=wandb", "model.optimizer.lr=1e-3,3e-4", env=_offline_env(tmp_path))
+def test_wandb_offline_logs_config_metrics_and_figures_per_job_in_one_group(tmp_path, offline_wandb):
+    _, sweep_dir = _multirun(tmp_path, "logger=wandb", "model.optimizer.lr=1e-3,3e-4", env=offline_wandb.env)
     groups, run_ids = set(), set()
     for job in _job_dirs(sweep_dir):
-        run = json.loads(_wandb(job, "--summary", "--json"))
+        run = json.loads(offline_wandb.inspect(job, "--summary", "--json"))
         metrics = json.loads((job / "metrics.json").read_text())
         assert run["summary"]["test/mse"] == pytest.approx(metrics["test/mse"])
         assert {"val/loss", "train/loss", "test/skill"} <= run["summary"].keys()
@@ -104,7 +85,8 @@ def test_wandb_offline_logs_config_metrics_and_figures_per_job_in_one_group(tmp_
         assert run["run_id"] == (job / "wandb_run_id").read_text().strip()
         assert (job / "forecast.png").stat().st_size > 0
         assert list((job / "wandb").glob("offline-run-*/files/media/images/test/forecast_*.png"))  # logged to W&B
-        records = [json.loads(line) for line in _wandb(job, "--json").splitlines() if line.startswith("{")]
+        lines = offline_wandb.inspect(job, "--json").splitlines()
+        records = [json.loads(line) for line in lines if line.startswith("{")]
         (run_record,) = [r["run"] for r in records if r.get("type") == "run"]
         groups.add(run_record.get("run_group"))
         run_ids.add(run["run_id"])
@@ -112,10 +94,10 @@ def test_wandb_offline_logs_config_metrics_and_figures_per_job_in_one_group(tmp_
     assert len(groups) == 1 and None not in groups  # ...in one group
 
 
-def test_wandb_run_continues_when_training_resumes(tmp_path):
+def test_wandb_run_continues_when_training_resumes(tmp_path, offline_wandb):
     run_dir = tmp_path / "run"
     command = [sys.executable, str(REPO / "train.py"), *TINY, "logger=wandb", f"hydra.run.dir={run_dir}"]
-    env = _offline_env(tmp_path)
+    env = offline_wandb.env
     first = subprocess.run([*command, "trainer.max_epochs=2"], capture_output=True, text=True, env=env, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     run_id = (run_dir / "wandb_run_id").read_text().strip()

@@ -63,7 +63,10 @@ def _train_fold(cfg: DictConfig, fold_dir: Path, cutoff: str, train_start: str |
     fold_cfg.test = False
     fold_cfg.ckpt_path = "last" if any((fold_dir / "checkpoints").glob("*.ckpt")) else None
     del fold_cfg["backtest"]
-    train(fold_cfg)
+    try:
+        train(fold_cfg)
+    finally:
+        finish_wandb_run()  # each fold's training is a W&B run of its own (W&B would hand the next fold this one)
     best = OmegaConf.load(fold_dir / "metrics.json").get("best_model_path")
     if not best:
         raise ConfigError(f"{fold_dir}: training wrote no best checkpoint; keep callbacks.model_checkpoint enabled")
