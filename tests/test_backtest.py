@@ -98,6 +98,9 @@ def test_the_aggregate_pools_every_fold_point(tmp_path):
     ("kwargs", "fragment"),
     [
         ({"folds": 3, "step": 120}, r"fold 0 \(cutoff .*\): its \d+ rows give \d+ training and \d+ validation rows"),
+        # the first cutoff would fall before the first row (it wrapped around to the last rows' dates, or crashed)
+        ({"folds": 3, "step": 150}, r"backtest.folds=3 cutoffs 150 rows apart need 304 rows, the data has 299 "),
+        ({"folds": 3, "step": 1000}, r"need 2004 rows, the data has 299 \(.* to .*\); use fewer folds"),
         ({"cutoffs": ["2010-09-01", "2010-06-01"]}, "must be sorted"),
         ({"cutoffs": ["2030-01-01"]}, "outside the data"),
         ({"mode": "rolling"}, "unknown backtest.window='rolling'"),

@@ -120,6 +120,12 @@ def plan_folds(
             raise ConfigError(f"backtest.step must be >= 1 row, got {step}")
         last = n - 1 - horizon
         rows = [last - (folds - 1 - i) * step for i in range(folds)]
+        if rows[0] < 0:  # the first cutoff would fall before the first row
+            raise ConfigError(
+                f"backtest.folds={folds} cutoffs {step} rows apart need {(folds - 1) * step + horizon + 1} rows, the "
+                f"data has {n} ({day_string(dates[0])} to {day_string(dates[-1])}); use fewer folds or a smaller "
+                "backtest.step"
+            )
     width = train_rows if train_rows is not None else rows[0] + 1
     plan, model_fold = [], 0
     need = window + horizon

@@ -1,6 +1,7 @@
 """Every file in conf/ composes, and what it describes instantiates."""
 
 import importlib.util
+import inspect
 import os
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,7 @@ from lightning.pytorch.strategies import SingleDeviceStrategy, StrategyRegistry
 from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import ConfigAttributeError
 
+from seqconv.data.datamodule import SeqDataModule
 from seqconv.pipeline import build_trainer
 from seqconv.tasks import build_optimization
 
@@ -59,6 +61,22 @@ def test_data_options_compose_and_instantiate(option):
     datamodule = instantiate(cfg.data, _convert_="all")
     assert isinstance(datamodule, LightningDataModule)
     assert "_target_" in cfg.task
+
+
+@pytest.mark.parametrize("option", _options("data"))
+def test_every_datamodule_argument_is_a_key_of_its_data_config(option):
+    """A setting the datamodule takes can be overridden as data.<name>=... (a key missing from the file would need
+    a + prefix, which the README and the datamodules' own error hints do not use)."""
+    cfg = _compose([f"data={option}"])
+    datamodule_class = get_class(cfg.data._target_)
+    arguments = {  # SeqDataModule's own (preprocessor, shuffle) are set by its subclasses
+        name
+        for cls in datamodule_class.__mro__
+        if "__init__" in vars(cls) and issubclass(cls, SeqDataModule) and cls is not SeqDataModule
+        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if name != "self" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    }
+    assert arguments - set(cfg.data) == set()
 
 
 @pytest.mark.parametrize("option", _options("model"))
