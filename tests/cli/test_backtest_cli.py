@@ -38,11 +38,11 @@ def _backtest(
     )  # fmt: skip
 
 
-def _prices(tmp_path: Path, seed: int, rows: int = 200) -> Path:
-    """A random-walk price series in a Yahoo-style CSV (Date, Close)."""
+def _prices(tmp_path: Path, seed: int, rows: int = 200, start: str = "2012-01-02") -> Path:
+    """A random-walk price series in a Yahoo-style CSV (Date, Close), business days from ``start``."""
     close = 50 * np.exp(np.cumsum(np.random.default_rng(seed).normal(0, 0.01, rows)))
     path = tmp_path / f"prices_{seed}.csv"
-    dates = pd.bdate_range("2012-01-02", periods=rows).strftime("%Y-%m-%d")
+    dates = pd.bdate_range(start, periods=rows).strftime("%Y-%m-%d")
     pd.DataFrame({"Date": dates, "Close": close}).to_csv(path, index=False)
     return path
 
@@ -193,6 +193,16 @@ def test_a_bad_backtest_exits_2_naming_the_fold_and_writes_nothing(tmp_path):
     assert run.returncode == 2, run.stdout + run.stderr
     assert "fold 0 (cutoff" in run.stderr and "training and" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "bad" / "folds").exists()
+    # a panel whose series joined late is too short for the first fold: named before any fold trains
+    folder = tmp_path / "panel"
+    folder.mkdir()
+    for name, seed, start, rows in (("long", 0, "2012-01-02", 500), ("late", 1, "2013-01-01", 240)):
+        _prices(tmp_path, seed, rows, start).rename(folder / f"{name}.csv")
+    run = _backtest(tmp_path, "panel", f"data.path={folder}", "data.window=20", "data.horizon=3", "backtest.folds=3",
+                    "backtest.step=100")  # fmt: skip
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert re.search(r"fold 0 \(cutoff [\d-]+\): late: the (train|val) split has \d+ rows", run.stderr), run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "panel" / "folds").exists()
 
 
 def test_a_panel_trains_one_model_reports_each_series_and_backtests_every_series(tmp_path, run_entry):

@@ -91,13 +91,14 @@ def backtest(cfg: DictConfig) -> dict[str, Any] | None:
     if bt.fold is not None and not 0 <= bt.fold < len(plan):
         raise ConfigError(f"backtest.fold={bt.fold}: the backtest has folds 0..{len(plan) - 1}")
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
+    todo = [plan[bt.fold]] if bt.fold is not None else plan
+    datamodule.check_folds([(f.index, f.cutoff, f.train_start) for f in todo])  # a panel's short series, up front
     groups = _fold_groups(plan, out) if bt.fold is None else [[bt.fold]]  # one fold: auto runs it here
     jobs = worker_count(bt.jobs, len(groups), cfg.trainer.get("accelerator"))
     if jobs > 1:
         if bt.fold is not None:
             raise ConfigError("backtest.jobs runs every fold itself; drop backtest.fold (or backtest.jobs)")
         _run_in_workers(cfg, out, groups, jobs)
-    todo = [plan[bt.fold]] if bt.fold is not None else plan
     fold_dm = None  # the last fold's datamodule run here; None when every fold was done already
     for fold in todo:
         result = _fold_dir(out, fold.index) / "result.json"

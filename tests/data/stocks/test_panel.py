@@ -74,6 +74,28 @@ def test_a_short_series_is_named_or_skipped(panel, caplog):
     assert dm.preprocessor.series == ["aaa", "bbb", "ccc"] and "series tiny left out" in caplog.text
 
 
+def test_a_series_too_short_for_a_fold_is_named_before_any_fold_trains_or_skipped(tmp_path):
+    """check_folds gives the error that training the fold would give (fold, cutoff, series) up front; with skip a
+    fold needs one series long enough."""
+    folder = tmp_path / "folds"
+    _series(folder, "long", "2012-01-02", 500, 100.0, 0)
+    _series(folder, "late", "2013-01-01", 240, 5.0, 1)  # joins the panel a year later
+    dm = StocksDataModule(path=str(folder), window=20, horizon=3)
+    dates = dm.row_dates()
+    early, late = str(dates[-200].date()), str(dates[-10].date())  # "late" has about 35 rows up to the first
+    dm.check_folds([(1, late, None)])  # both series long enough
+    with pytest.raises(DataError, match=rf"fold 0 \(cutoff {early}\): late: the (train|val) split has \d+ rows"):
+        dm.check_folds([(0, early, None), (1, late, None)])
+    with pytest.raises(DataError, match=r"^late: the (train|val) split has .* data.on_short_series=skip to leave"):
+        StocksDataModule(path=str(folder), window=20, horizon=3, cutoff=early).setup()  # what training would say
+    skip = StocksDataModule(path=str(folder), window=20, horizon=3, on_short_series="skip")
+    skip.check_folds([(0, early, None), (1, late, None)])  # "long" carries fold 0
+    with pytest.raises(DataError, match=r"fold 2 \(cutoff .*\): every series is too short for its splits"):
+        skip.check_folds([(2, str(dates[30].date()), None)])
+    with pytest.raises(DataError, match=r"fold 3 .*: late: no rows from 2014-01-01 on"):
+        dm.check_folds([(3, late, "2014-01-01")])  # a sliding window that starts after the series ends
+
+
 def test_series_without_common_dates_are_refused(tmp_path):
     folder = tmp_path / "apart"
     _series(folder, "old", "2000-01-03", 200, 10.0, 0)

@@ -277,27 +277,74 @@ class StocksDataModule(SeqDataModule):
             )
         return [0, val_at, test_at, n]
 
-    def _cutoff_row(self, dates: pd.DatetimeIndex, source: str | None = None) -> int:
-        """The row of ``cutoff`` (the last date on or before it), checked to leave ``horizon`` rows after it."""
-        cutoff, horizon = pd.Timestamp(self.hparams.cutoff), self.preprocessor.horizon
-        row = int(dates.searchsorted(cutoff, side="right")) - 1
+    def _cutoff_row(self, dates: pd.DatetimeIndex, source: str | None = None, cutoff: str | None = None) -> int:
+        """The row of ``cutoff`` (default ``data.cutoff``; the last date on or before it), checked to leave
+        ``horizon`` rows after it."""
+        cutoff = self.hparams.cutoff if cutoff is None else cutoff
+        horizon = self.preprocessor.horizon
+        row = int(dates.searchsorted(pd.Timestamp(cutoff), side="right")) - 1
         if row < 0 or row + horizon >= len(dates):
             raise DataError(
-                f"{source or self.source}: data.cutoff={self.hparams.cutoff} leaves "
+                f"{source or self.source}: data.cutoff={cutoff} leaves "
                 f"{max(len(dates) - 1 - row, 0)} row(s) after it (rows run {day_string(dates[0])} to "
                 f"{day_string(dates[-1])}); a fold needs its horizon of {horizon} rows after the cutoff"
             )
         return row
 
-    def _spans(self, dates: pd.DatetimeIndex, cuts, source: str) -> list[tuple[str, int, int]]:
-        """``(split, first row, end row)`` of each split. With ``cutoff``: train and validation up to the cutoff
-        row ``c``, and the test split the rows ``[c - window + 1, c + horizon]`` of its one window and targets."""
-        if self.hparams.cutoff is None:
+    def _spans(
+        self, dates: pd.DatetimeIndex, cuts, source: str, cutoff: str | None = None
+    ) -> list[tuple[str, int, int]]:
+        """``(split, first row, end row)`` of each split. With a cutoff (``cutoff``, else ``data.cutoff``): train
+        and validation up to the cutoff row ``c``, and the test split the rows ``[c - window + 1, c + horizon]`` of
+        its one window and targets."""
+        cutoff = self.hparams.cutoff if cutoff is None else cutoff
+        if cutoff is None:
             bounds = self._split_bounds(dates, cuts, source)
             return list(zip(SPLITS, bounds[:-1], bounds[1:], strict=True))
-        pre, c = self.preprocessor, self._cutoff_row(dates, source)
+        pre, c = self.preprocessor, self._cutoff_row(dates, source, cutoff)
         val_at = round((c + 1) * (1 - self.hparams.val_fraction))
         return [("train", 0, val_at), ("val", val_at, c + 1), ("test", c - pre.window + 1, c + pre.horizon + 1)]
+
+    def _check_spans(self, spans: list[tuple[str, int, int]], dates: pd.DatetimeIndex, source: str) -> None:
+        """Every split must hold one window and its horizon."""
+        pre = self.preprocessor
+        for name, lo, hi in spans:
+            if lo < 0 or hi - lo < pre.window + pre.horizon:
+                first = day_string(dates[max(lo, 0)])
+                raise DataError(
+                    f"{source}: the {name} split has {hi - max(lo, 0)} rows ({first} to {day_string(dates[hi - 1])}), "
+                    f"fewer than window + horizon = {pre.window} + {pre.horizon}; use a longer series, a shorter "
+                    "data.window, or larger split fractions"
+                )
+
+    def check_folds(self, folds: list[tuple[int, str, str | None]]) -> None:
+        """Before a backtest trains anything: raise the error each fold ``(index, cutoff, train_start)`` would
+        raise when a panel series is too short for its splits (``data.on_short_series=error``), or when every
+        series is (``skip``). One series needs no check here: the fold plan's sizes are its sizes.
+
+        Raises:
+            DataError: naming the fold, its cutoff and the series.
+        """
+        series = self._series_rows()
+        if len(series) < 2:
+            return
+        for index, cutoff, train_start in folds:
+            left = 0
+            for name, (_, _, dates) in series.items():
+                if train_start is not None:
+                    dates = dates[dates >= pd.Timestamp(train_start)]
+                try:
+                    if len(dates) == 0:
+                        raise DataError(f"{name}: no rows from {train_start} on")
+                    self._check_spans(self._spans(dates, None, name, cutoff), dates, name)
+                    left += 1
+                except DataError as err:
+                    if self.hparams.on_short_series == "error":
+                        raise DataError(
+                            f"fold {index} (cutoff {cutoff}): {err} (or data.on_short_series=skip to leave it out)"
+                        ) from None
+            if not left:
+                raise DataError(f"fold {index} (cutoff {cutoff}): every series is too short for its splits")
 
     def setup(self, stage: str | None = None) -> None:
         """Read, transform, split and scale every series; build the window datasets of every split, each window
@@ -365,16 +412,9 @@ class StocksDataModule(SeqDataModule):
             answers, pre.horizon, train_end, self.hparams.season, volatility=pre.answer == "abs_log_return"
         )
         self.baselines = tuple(baselines)
-        need = pre.window + pre.horizon
+        self._check_spans(spans, dates, source)
         splits = {}
         for name, lo, hi in spans:
-            if lo < 0 or hi - lo < need:
-                first = day_string(dates[max(lo, 0)])
-                raise DataError(
-                    f"{source}: the {name} split has {hi - max(lo, 0)} rows ({first} to {day_string(dates[hi - 1])}), "
-                    f"fewer than window + horizon = {pre.window} + {pre.horizon}; use a longer series, a shorter "
-                    "data.window, or larger split fractions"
-                )
             # targets within the split only: the last `horizon` steps have no future inside it
             split_targets = targets[lo:hi].copy()
             split_targets[-pre.horizon :] = np.nan
