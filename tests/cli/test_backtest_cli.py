@@ -19,6 +19,7 @@ from seqconv.backtest import plan_folds
 from seqconv.cli import backtest as backtest_cli
 from seqconv.cli.backtest import backtest, worker_count
 from seqconv.errors import ConfigError
+from seqconv.training.checkpoint_io import CONFIG_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -164,6 +165,33 @@ def test_folds_in_worker_processes_or_launcher_jobs_give_the_forecasts_of_one_pr
         fold_dir = two / "folds" / f"fold_{fold['index']}"
         assert Path(fold["checkpoint"]).parent == fold_dir / "checkpoints"
         assert f"fold {fold['index']} (cutoff" in (fold_dir / "fold.log").read_text()
+
+
+def test_a_sliding_backtest_that_refits_every_other_fold_trains_on_each_window_and_reuses_models(tmp_path):
+    """backtest.window=sliding and backtest.refit_every end to end: each refit trains on its own window of rows
+    (the fold's train_start reaches its training config), and the folds between reuse the last model."""
+    options = (f"data.path={_prices(tmp_path, seed=7, rows=260)}", "data.window=20", "data.horizon=3",
+               "backtest.folds=4", "backtest.step=10", "backtest.window=sliding", "backtest.train_rows=160",
+               "backtest.refit_every=2")  # fmt: skip
+    run = _backtest(tmp_path, "sliding", *options)
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = tmp_path / "sliding"
+    folds = json.loads((out / "backtest.json").read_text())["folds"]
+    assert [f["refits"] for f in folds] == [True, False, True, False]
+    assert folds[1]["checkpoint"] == folds[0]["checkpoint"] and folds[3]["checkpoint"] == folds[2]["checkpoint"]
+    assert folds[2]["checkpoint"] != folds[0]["checkpoint"]
+    assert not (out / "folds" / "fold_1" / "checkpoints").exists()  # nothing trained for a reusing fold
+    dates = pd.read_csv(tmp_path / "prices_7.csv")["Date"].tolist()
+    for fold in folds:
+        assert fold["train_rows"] == 160 and fold["train_start"] > dates[0]  # a window, not every row so far
+        trained = torch.load(fold["checkpoint"], map_location="cpu", weights_only=False)[CONFIG_KEY]
+        model_fold = folds[fold["model_fold"]]
+        assert (trained["data"]["train_start"], trained["data"]["cutoff"]) == (
+            model_fold["train_start"], model_fold["cutoff"]
+        )  # fmt: skip
+    table = pd.read_csv(out / "backtest.csv")
+    assert sorted(table["fold"].unique()) == [0, 1, 2, 3] and len(table) == 4 * 3
+    assert (table["date"] > table["cutoff"]).all()
 
 
 def test_a_backtest_logs_each_fold_the_aggregate_and_every_forecast_to_wandb(tmp_path, offline_wandb):
