@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seqconv.backtest import aggregate_scores, fold_forecast, plan_folds
+from seqconv.backtest import aggregate_scores, fold_forecast, plan_folds, plot_backtest
 from seqconv.data.stocks import StocksDataModule
 from seqconv.errors import ConfigError
 from seqconv.models import TCNForecaster
@@ -133,3 +133,38 @@ def test_a_panel_fold_cannot_see_past_its_cutoff_in_any_series(tmp_path):
     assert forecast_a.series == ["x", "y"]
     torch.testing.assert_close(forecast_a.answers, forecast_b.answers)
     assert not torch.allclose(forecast_a.batch["future"], forecast_b.batch["future"])
+
+
+def test_the_backtest_figure_draws_each_folds_forecast_with_its_quantile_band(tmp_path, monkeypatch):
+    from seqconv.tasks.figures import plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at it
+    rng = np.random.default_rng(3)
+    rows = []
+    for fold, cutoff in enumerate(("2020-01-06", "2020-01-13")):
+        dates = pd.bdate_range(pd.Timestamp(cutoff) + pd.Timedelta(days=1), periods=3)
+        for step, date in enumerate(dates, start=1):
+            forecast = 100 + rng.normal()
+            rows.append({
+                "series": "s", "fold": fold, "cutoff": cutoff, "date": str(date.date()), "step": step,
+                "actual": 100 + rng.normal(), "forecast": forecast, "q0.1": forecast - step, "q0.5": forecast,
+                "q0.9": forecast + 2 * step, "persistence": 100.0,
+            })  # fmt: skip
+    path = plot_backtest(tmp_path, rows, [0.1, 0.5, 0.9], "price")
+    assert path == tmp_path / "backtest.png" and path.stat().st_size > 0
+    (fig,) = figures
+    ax = fig.axes[0]
+    assert len(ax.collections) == 2  # one band per fold
+    for band, fold in zip(ax.collections, (0, 1), strict=True):
+        own = [r for r in rows if r["fold"] == fold]
+        heights = band.get_paths()[0].vertices[:, 1]
+        assert heights.min() == pytest.approx(min(r["q0.1"] for r in own))
+        assert heights.max() == pytest.approx(max(r["q0.9"] for r in own))
+    forecast_lines = [line for line in ax.get_lines() if line.get_color() == "tab:blue"]
+    assert [list(line.get_ydata()) for line in forecast_lines] == [
+        [r["forecast"] for r in rows if r["fold"] == fold] for fold in (0, 1)
+    ]
+    assert {"actual", "model", "persistence", "0.1-0.9"} <= {t.get_text() for t in ax.get_legend().get_texts()}
+    monkeypatch.undo()
+    plt.close(fig)

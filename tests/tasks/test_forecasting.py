@@ -220,3 +220,27 @@ def test_the_progress_bar_gets_loss_mse_and_skill_of_validation_only():
     shown = {k for k, on in on_bar.items() if on}
     assert shown == {"val/loss", "val/mse", "val/skill"}
     assert {"val/skill_drift", "val/h1/mse", "test/mse", "test/skill"} <= set(on_bar) - shown
+
+
+def test_the_forecast_figure_draws_the_quantile_band_between_the_outer_levels(monkeypatch):
+    from seqconv.tasks import forecasting
+
+    published = []
+    monkeypatch.setattr(forecasting, "publish_figure", lambda task, fig, name: published.append((fig, name)))
+    task = ForecastingTask(
+        _Fixed([12.0, 8.0, 10.0]), functools.partial(torch.optim.SGD, lr=0.1), target_transform="level",
+        quantiles=[0.1, 0.5, 0.9],
+    )  # fmt: skip
+    # per test window: step-1 forecast, actual, persistence, lowest and highest quantile
+    series = torch.tensor([[10.0, 11.0, 9.0, 8.0, 13.0], [10.5, 10.0, 11.0, 9.0, 12.5], [11.0, 12.0, 10.0, 7.5, 14.0]])
+    task._plot_forecast(series)
+    ((fig, name),) = published
+    ax = fig.axes[0]
+    (band,) = ax.collections
+    heights = band.get_paths()[0].vertices[:, 1]
+    assert name == "forecast" and heights.min() == 7.5 and heights.max() == 14.0
+    assert {"actual", "model (step 1)", "model 0.1-0.9"} == {t.get_text() for t in ax.get_legend().get_texts()}
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[11.0, 10.0, 12.0], [10.0, 10.5, 11.0]]
+    from seqconv.tasks.figures import plt
+
+    plt.close(fig)
