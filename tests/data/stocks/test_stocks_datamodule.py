@@ -131,3 +131,22 @@ def test_synthetic_random_walk_range_and_seed():
     assert frame["close"].min() == pytest.approx(2800) and frame["close"].max() == pytest.approx(3500)
     assert frame.equals(b._load_frame())
     assert not frame.equals(SyntheticStocksDataModule(seed=1)._load_frame())
+
+
+def test_the_interval_baseline_and_mase_scale_are_the_training_rows_by_hand(tmp_path):
+    """The task's interval baseline (quantiles of actual - persistence per step) and MASE's scale (the one-step
+    naive MAE) come from the training rows alone: recomputed by hand, and unchanged by a wild later period."""
+    close = _walk(400, seed=3)
+    found = []
+    for name, series in (("a.csv", close), ("b.csv", np.concatenate([close[:290], close[290:] * 50]))):
+        dm = StocksDataModule(path=str(_csv(tmp_path, series, name)), window=10, horizon=2)
+        dm.preprocessor.quantiles = [0.1, 0.5, 0.9]
+        dm.setup()
+        found.append(dm.task_kwargs)
+    prices = close[1:]  # the model rows (a log return needs the day before)
+    train_rows = round(len(prices) * (1 - 0.15 - 0.15))  # 279 of 399: the first price changed above is row 289
+    origins = range(train_rows - 2)  # forecasts whose two steps both lie in the training rows
+    by_hand = [np.quantile([prices[t + k] - prices[t] for t in origins], [0.1, 0.5, 0.9]) for k in (1, 2)]
+    for kwargs in found:
+        np.testing.assert_allclose(kwargs["residual_quantiles"][0], by_hand, rtol=1e-6)
+        assert kwargs["naive_mae"] == pytest.approx(np.abs(np.diff(prices[:train_rows])).mean(), rel=1e-9)
