@@ -153,17 +153,19 @@ def test_folds_in_worker_processes_or_launcher_jobs_give_the_forecasts_of_one_pr
             GlobalHydra.instance().clear()
         backtest(cfg)
         assert (out / "backtest.csv").read_text() == (one / "backtest.csv").read_text()
-    # the README's launcher recipe: each fold a job of Hydra's joblib launcher, then the aggregate
-    shared, sweep = tmp_path / "launched", f"hydra.sweep.dir={tmp_path / 'sweep'}"
-    jobs = _backtest(tmp_path, "jobs", *options, "hydra/launcher=joblib", "backtest.fold=0,1,2", sweep,
-                     f"backtest.dir={shared}", multirun=True)  # fmt: skip
-    assert jobs.returncode == 0, jobs.stdout + jobs.stderr
-    assert sorted(p.parent.name for p in shared.glob("folds/*/result.json")) == ["fold_0", "fold_1", "fold_2"]
-    assert not (shared / "backtest.csv").exists()  # a fold job writes its fold only
-    aggregate = _backtest(tmp_path, "aggregate", *options, f"backtest.dir={shared}")
-    assert aggregate.returncode == 0, aggregate.stdout + aggregate.stderr
-    assert aggregate.stdout.count("done already") == 3
-    assert (shared / "backtest.csv").read_text() == (one / "backtest.csv").read_text()
+    # the README's launcher recipe: each fold a job of a Hydra launcher (joblib here; SLURM's code path through
+    # submitit's local executor), then the aggregate
+    for launcher in ("joblib", "slurm_local"):
+        shared, sweep = tmp_path / launcher, f"hydra.sweep.dir={tmp_path / f'sweep_{launcher}'}"
+        jobs = _backtest(tmp_path, "jobs", *options, f"hydra/launcher={launcher}", "backtest.fold=0,1,2", sweep,
+                         f"backtest.dir={shared}", multirun=True)  # fmt: skip
+        assert jobs.returncode == 0, jobs.stdout + jobs.stderr
+        assert sorted(p.parent.name for p in shared.glob("folds/*/result.json")) == ["fold_0", "fold_1", "fold_2"]
+        assert not (shared / "backtest.csv").exists()  # a fold job writes its fold only
+        aggregate = _backtest(tmp_path, f"aggregate_{launcher}", *options, f"backtest.dir={shared}")
+        assert aggregate.returncode == 0, aggregate.stdout + aggregate.stderr
+        assert aggregate.stdout.count("done already") == 3
+        assert (shared / "backtest.csv").read_text() == (one / "backtest.csv").read_text(), launcher
     folds = json.loads((two / "backtest.json").read_text())["folds"]
     for fold in folds:  # each fold trained in its own dir, and logged there
         fold_dir = two / "folds" / f"fold_{fold['index']}"
