@@ -194,7 +194,12 @@ def test_quantile_metrics_equal_a_hand_computation_and_quantiles_never_cross():
         ({"horizon": 0}, "data.horizon must be >= 1"),
         ({"horizon": 2, "target_mean": [0.0]}, "target_mean has 1 values for horizon=2"),
         ({"calibration": "conformal"}, r"task.calibration=conformal calibrates quantile forecasts.*task.quantiles"),
-        ({"calibration": "isotonic", "quantiles": [0.1, 0.9]}, r"unknown task.calibration='isotonic'"),
+        ({"calibration": "isotonic", "quantiles": [0.1, 0.5, 0.9]}, r"unknown task.calibration='isotonic'"),
+        (
+            {"quantiles": [0.1, 0.9]},
+            r"task.quantiles=\[0.1, 0.9\] has no median .*add 0.5, e.g. task.quantiles=\[0.1,0.5,0.9\]",
+        ),
+        ({"quantiles": [0.2, 0.4, 0.6, 0.8]}, r"e.g. task.quantiles=\[0.2,0.4,0.5,0.6,0.8\]"),
     ],
 )
 def test_bad_forecasting_settings_name_the_key(kwargs, fragment):

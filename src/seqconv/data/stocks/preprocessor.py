@@ -137,6 +137,13 @@ def check_quantiles(quantiles: Sequence[float] | None, key: str = "task.quantile
             f"{key}={list(quantiles)} must be a non-empty, sorted list of distinct levels in (0, 1), e.g. "
             f"{key}=[0.1,0.5,0.9]"
         )
+    if 0.5 not in levels and len(levels) % 2 == 0:  # point_index would take the upper of the two middle levels
+        half = len(levels) // 2
+        suggestion = ",".join(f"{q:g}" for q in [*levels[:half], 0.5, *levels[half:]])
+        raise ConfigError(
+            f"{key}={list(quantiles)} has no median and no middle level to serve as the point forecast; add 0.5, "
+            f"e.g. {key}=[{suggestion}]"
+        )
     return levels
 
 
