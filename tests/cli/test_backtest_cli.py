@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
 
 from seqconv.backtest import plan_folds
 from seqconv.cli import backtest as backtest_cli
+from seqconv.cli._overrides import _compose as compose_config
 from seqconv.cli.backtest import backtest, worker_count
 from seqconv.errors import ConfigError
 from seqconv.training.checkpoint_io import CONFIG_KEY
@@ -86,12 +85,7 @@ def test_backtest_writes_every_forecast_and_a_resumed_run_equals_an_uninterrupte
 
     # every fold done (the parallel recipe's second command): the aggregate alone, read from the fold results
     (out / "backtest.json").unlink()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module("seqconv.conf", version_base="1.3"):
-            cfg = compose("backtest", overrides=[*options[:-1], f"paths.output_dir={out}", "logger=none", "model=tcn"])
-    finally:
-        GlobalHydra.instance().clear()
+    cfg = compose_config("backtest", [*options[:-1], f"paths.output_dir={out}", "logger=none", "model=tcn"])
     assert backtest(cfg) == pytest.approx(result["aggregate"], rel=1e-6)
     assert (out / "folds" / "fold_0" / "result.json").stat().st_mtime_ns == fold0  # nothing retrained
 
@@ -112,13 +106,8 @@ def test_backtest_writes_every_forecast_and_a_resumed_run_equals_an_uninterrupte
     ],
 )
 def test_bad_backtest_settings_are_config_errors_before_training(tmp_path, overrides, fragment):
-    GlobalHydra.instance().clear()
     paths = [f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path / 'bt'}"]
-    try:
-        with initialize_config_module("seqconv.conf", version_base="1.3"):
-            cfg = compose("backtest", overrides=[*paths, "logger=none", *overrides])
-    finally:
-        GlobalHydra.instance().clear()
+    cfg = compose_config("backtest", [*paths, "logger=none", *overrides])
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         backtest(cfg)
     assert not (tmp_path / "bt" / "folds").exists()
@@ -145,13 +134,7 @@ def test_folds_in_worker_processes_or_launcher_jobs_give_the_forecasts_of_one_pr
         out = tmp_path / "spawned"
         overrides = [f"paths.output_dir={out}", "trainer.accelerator=cpu", "trainer.max_epochs=1", "logger=none"]
         overrides += ["runtime.num_threads=1", "model=tcn", "model.net.channels=[8,8]", *options, "backtest.jobs=2"]
-        GlobalHydra.instance().clear()
-        try:
-            with initialize_config_module("seqconv.conf", version_base="1.3"):
-                cfg = compose("backtest", overrides=[f"paths.root_dir={tmp_path}", *overrides])
-        finally:
-            GlobalHydra.instance().clear()
-        backtest(cfg)
+        backtest(compose_config("backtest", [f"paths.root_dir={tmp_path}", *overrides]))
         assert (out / "backtest.csv").read_text() == (one / "backtest.csv").read_text()
     # the README's launcher recipe: each fold a job of a Hydra launcher (joblib here; SLURM's code path through
     # submitit's local executor), then the aggregate
